@@ -1,0 +1,264 @@
+"""The layers of a GPT, each as a forward and a backward function.
+
+Every layer follows one convention (the one of Stanford's cs231n ``layers.py``):
+
+* ``out, cache = xxx_forward(inputs..., params...)`` computes the output and keeps in
+  ``cache`` exactly what the backward pass will need;
+* ``grads = xxx_backward(dout, cache)`` takes the gradient of the loss with respect to
+  ``out`` and returns the gradients with respect to the inputs and parameters.
+
+Nothing here knows about the model as a whole: ``minigpt.model`` wires these functions
+together, and ``tests/test_layers.py`` checks every backward function against finite
+differences in float64.
+
+Shapes use B = batch, T = time (sequence length), C = channels (d_model), H = heads,
+V = vocabulary size. Weights of linear layers are stored as ``(out_features, in_features)``,
+as PyTorch and nanoGPT store them, so ``state_dict`` can be moved between the two.
+
+All functions keep the dtype of their inputs (float32 for training, float64 for the
+gradient checks): constants are Python floats, which NumPy never uses to upcast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------
+# Embedding: a table lookup.
+# ---------------------------------------------------------------------------------------
+
+
+def embedding_forward(idx, weight):
+    """Look up rows of ``weight``.
+
+    idx: (B, T) integer ids; weight: (V, C).  Returns out: (B, T, C).
+    """
+    out = weight[idx]
+    cache = (idx, weight.shape)
+    return out, cache
+
+
+def embedding_backward(dout, cache):
+    """dout: (B, T, C) -> dweight: (V, C).
+
+    A row used several times receives the sum of its gradients; ``np.add.at`` does that
+    accumulation (a plain ``dweight[idx] += dout`` would keep only one of them).
+    """
+    idx, weight_shape = cache
+    dweight = np.zeros(weight_shape, dtype=dout.dtype)
+    np.add.at(dweight, idx.reshape(-1), dout.reshape(-1, weight_shape[1]))
+    return dweight
+
+
+# ---------------------------------------------------------------------------------------
+# Linear: y = x W^T + b
+# ---------------------------------------------------------------------------------------
+
+
+def linear_forward(x, weight, bias):
+    """x: (..., in), weight: (out, in), bias: (out,) -> (..., out).
+
+    The leading dimensions are flattened so that NumPy makes one large matrix product
+    (one BLAS call) instead of one per batch element.
+    """
+    x2d = x.reshape(-1, x.shape[-1])
+    out2d = x2d @ weight.T
+    out2d += bias
+    out = out2d.reshape(*x.shape[:-1], weight.shape[0])
+    return out, (x2d, weight, x.shape)
+
+
+def linear_backward(dout, cache):
+    """dout: (..., out) -> (dx: (..., in), dweight: (out, in), dbias: (out,))."""
+    x2d, weight, x_shape = cache
+    dout2d = dout.reshape(-1, weight.shape[0])
+    dx = (dout2d @ weight).reshape(x_shape)
+    dweight = dout2d.T @ x2d
+    dbias = dout2d.sum(axis=0)
+    return dx, dweight, dbias
+
+
+# ---------------------------------------------------------------------------------------
+# LayerNorm: normalise each position's C features, then scale and shift.
+# ---------------------------------------------------------------------------------------
+
+
+def layernorm_forward(x, weight, bias, eps=1e-5):
+    """x: (..., C), weight, bias: (C,) -> (..., C).
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over the last axis
+    (biased variance, as in PyTorch).
+    """
+    mean = x.mean(axis=-1, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=-1, keepdims=True)
+    rstd = 1.0 / np.sqrt(var + eps)
+    xhat = xc * rstd
+    out = xhat * weight + bias
+    return out, (xhat, rstd, weight)
+
+
+def layernorm_backward(dout, cache):
+    """dout: (..., C) -> (dx: (..., C), dweight: (C,), dbias: (C,)).
+
+    With xhat the normalised input and g = dout * weight, the gradient through the
+    normalisation is  dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+    """
+    xhat, rstd, weight = cache
+    C = xhat.shape[-1]
+    dweight = (dout * xhat).reshape(-1, C).sum(axis=0)
+    dbias = dout.reshape(-1, C).sum(axis=0)
+    g = dout * weight
+    dx = rstd * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
+    return dx, dweight, dbias
+
+
+# ---------------------------------------------------------------------------------------
+# GELU, tanh approximation (as in GPT-2).
+# ---------------------------------------------------------------------------------------
+
+_GELU_K = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+
+
+def gelu_forward(x):
+    """GELU(x) = 0.5 x (1 + tanh(k (x + a x^3))), k = sqrt(2/pi), a = 0.044715."""
+    t = np.tanh(_GELU_K * (x + _GELU_A * x * x * x))
+    out = 0.5 * x * (1.0 + t)
+    return out, (x, t)
+
+
+def gelu_backward(dout, cache):
+    """d GELU/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)."""
+    x, t = cache
+    dlocal = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_K * (1.0 + 3.0 * _GELU_A * x * x)
+    return dout * dlocal
+
+
+# ---------------------------------------------------------------------------------------
+# Softmax over the last axis.
+# ---------------------------------------------------------------------------------------
+
+
+def softmax(z, axis=-1):
+    """Numerically stable softmax: subtracting the max changes nothing mathematically
+    but keeps exp() from overflowing."""
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(z, axis=-1):
+    """log(softmax(z)) computed without forming the softmax (no log(0))."""
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------
+# Causal multi-head self-attention (on a fused q, k, v tensor).
+# ---------------------------------------------------------------------------------------
+
+
+def split_heads(x, n_head):
+    """(B, T, C) -> (B, H, T, C // H)."""
+    B, T, C = x.shape
+    return x.reshape(B, T, n_head, C // n_head).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x):
+    """(B, H, T, hs) -> (B, T, H * hs)."""
+    B, H, T, hs = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, H * hs)
+
+
+def causal_mask(T_query, T_key):
+    """Boolean (T_query, T_key) mask, True where a query may NOT look (the future).
+
+    The queries are the last ``T_query`` positions of a sequence of length ``T_key``.
+    """
+    offset = T_key - T_query
+    return np.triu(np.ones((T_query, T_key), dtype=bool), k=1 + offset)
+
+
+def attention_forward(qkv, n_head):
+    """Causal self-attention.
+
+    qkv: (B, T, 3C), the output of the fused projection, laid out as [q | k | v].
+    Returns y: (B, T, C), the heads' outputs side by side (before the output projection).
+
+    For each head:  att = softmax(q k^T / sqrt(hs) + mask),  y = att v.
+    """
+    B, T, C3 = qkv.shape
+    C = C3 // 3
+    q, k, v = (split_heads(part, n_head) for part in np.split(qkv, 3, axis=-1))
+    scale = 1.0 / math.sqrt(C // n_head)
+    scores = (q @ k.transpose(0, 1, 3, 2)) * scale  # (B, H, T, T)
+    scores[..., causal_mask(T, T)] = -np.inf  # exp(-inf) = 0: no weight on the future
+    att = softmax(scores)
+    y = merge_heads(att @ v)
+    return y, (q, k, v, att, scale)
+
+
+def attention_backward(dy, cache):
+    """dy: (B, T, C) -> dqkv: (B, T, 3C).
+
+    Through y = att v:          datt = dy v^T,  dv = att^T dy
+    Through att = softmax(s):   ds = att * (datt - sum(datt * att, over keys))
+    Through s = q k^T * scale:  dq = ds k * scale,  dk = ds^T q * scale
+    Masked entries have att = 0, so their gradient ds is 0 automatically.
+    """
+    q, k, v, att, scale = cache
+    n_head = q.shape[1]
+    dy = split_heads(dy, n_head)
+    datt = dy @ v.transpose(0, 1, 3, 2)
+    dv = att.transpose(0, 1, 3, 2) @ dy
+    dscores = att * (datt - (datt * att).sum(axis=-1, keepdims=True))
+    dscores *= scale
+    dq = dscores @ k
+    dk = dscores.transpose(0, 1, 3, 2) @ q
+    return np.concatenate([merge_heads(dq), merge_heads(dk), merge_heads(dv)], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-entropy loss on logits, with ignored targets.
+# ---------------------------------------------------------------------------------------
+
+IGNORE_INDEX = -1
+
+
+def cross_entropy_forward(logits, targets, ignore_index=IGNORE_INDEX):
+    """Mean cross-entropy of ``targets`` under ``softmax(logits)``.
+
+    logits: (..., V); targets: (...) integer ids, where ``ignore_index`` marks positions
+    that do not count (SFT uses it to mask the prompt).  Returns a Python float.
+    """
+    V = logits.shape[-1]
+    logits2d = logits.reshape(-1, V)
+    targets1d = targets.reshape(-1)
+    keep = targets1d != ignore_index
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError(
+            f"every target equals ignore_index={ignore_index}: the loss is undefined. "
+            "Give at least one position a real target."
+        )
+    logp = log_softmax(logits2d)
+    rows = np.flatnonzero(keep)
+    loss = -float(logp[rows, targets1d[rows]].sum()) / n
+    return loss, (logp, targets1d, rows, n, logits.shape)
+
+
+def cross_entropy_backward(cache, dloss=1.0):
+    """Gradient of the mean cross-entropy with respect to the logits: (..., V).
+
+    d loss / d logits = (softmax(logits) - onehot(target)) / n on kept rows, 0 elsewhere.
+    """
+    logp, targets1d, rows, n, shape = cache
+    dlogits = np.zeros_like(logp)
+    probs = np.exp(logp[rows])
+    probs[np.arange(len(rows)), targets1d[rows]] -= 1.0
+    dlogits[rows] = probs * (dloss / n)
+    return dlogits.reshape(shape)

@@ -1,0 +1,388 @@
+"""The GPT model: GPT-2's architecture, with a hand-written backward pass.
+
+Architecture (Radford et al. 2019, as laid out in nanoGPT's ``model.py``):
+
+    x = wte[idx] + wpe[positions]                        token + position embeddings
+    for each of n_layer blocks (pre-LayerNorm):
+        x = x + attn.c_proj(attention(attn.c_attn(ln_1(x))))
+        x = x + mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))
+    logits = ln_f(x) @ wte^T                              LM head tied to the embedding
+
+Parameter names and shapes are exactly those of nanoGPT's PyTorch ``state_dict`` so that
+weights move between the two (see ``state_dict`` / ``from_state_dict``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import layers as L
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Sizes of a GPT.
+
+    vocab_size: number of token ids; block_size: longest sequence (number of learned
+    positions); n_layer: transformer blocks; n_head: attention heads; d_model: width.
+    """
+
+    vocab_size: int
+    block_size: int
+    n_layer: int
+    n_head: int
+    d_model: int
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_head:
+            raise ValueError(
+                f"d_model={self.d_model} must be divisible by n_head={self.n_head} "
+                "(each head gets d_model // n_head channels)"
+            )
+
+    def to_dict(self) -> dict:
+        return {k: int(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GPTConfig":
+        fields = ("vocab_size", "block_size", "n_layer", "n_head", "d_model")
+        missing = [f for f in fields if f not in d]
+        if missing:
+            raise ValueError(f"GPT config is missing {missing}; got keys {sorted(d)}")
+        return cls(**{f: int(d[f]) for f in fields})
+
+
+def parameter_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every trainable array (nanoGPT's names; lm_head is tied to wte)."""
+    C, V = config.d_model, config.vocab_size
+    shapes = {
+        "transformer.wte.weight": (V, C),
+        "transformer.wpe.weight": (config.block_size, C),
+    }
+    for i in range(config.n_layer):
+        p = f"transformer.h.{i}."
+        shapes.update({
+            p + "ln_1.weight": (C,), p + "ln_1.bias": (C,),
+            p + "attn.c_attn.weight": (3 * C, C), p + "attn.c_attn.bias": (3 * C,),
+            p + "attn.c_proj.weight": (C, C), p + "attn.c_proj.bias": (C,),
+            p + "ln_2.weight": (C,), p + "ln_2.bias": (C,),
+            p + "mlp.c_fc.weight": (4 * C, C), p + "mlp.c_fc.bias": (4 * C,),
+            p + "mlp.c_proj.weight": (C, 4 * C), p + "mlp.c_proj.bias": (C,),
+        })
+    shapes["transformer.ln_f.weight"] = (C,)
+    shapes["transformer.ln_f.bias"] = (C,)
+    return shapes
+
+
+def init_params(config: GPTConfig, seed=0, dtype=np.float32) -> dict[str, np.ndarray]:
+    """GPT-2 initialisation: weights ~ N(0, 0.02), biases 0, LayerNorm weights 1, and the
+    two projections that write into the residual stream (attn.c_proj, mlp.c_proj) scaled
+    by 1/sqrt(2 n_layer) so the stream's variance does not grow with depth."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in parameter_shapes(config).items():
+        if name.endswith(".bias"):
+            array = np.zeros(shape)
+        elif ".ln_" in name or name.startswith("transformer.ln_f"):
+            array = np.ones(shape)
+        else:
+            std = 0.02
+            if name.endswith("c_proj.weight"):
+                std = 0.02 / math.sqrt(2 * config.n_layer)
+            array = rng.normal(0.0, std, size=shape)
+        params[name] = array.astype(dtype)
+    return params
+
+
+def check_token_ids(idx, config: GPTConfig, what="idx", allow_ignore=False) -> np.ndarray:
+    """Validate an integer (B, T) array of token ids and return it as int64."""
+    arr = np.asarray(idx)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{what} must hold integer token ids, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must have shape (B, T), got shape {arr.shape}")
+    if arr.shape[1] > config.block_size:
+        raise ValueError(
+            f"{what} has {arr.shape[1]} positions but block_size is {config.block_size}; "
+            f"crop the input to its last {config.block_size} tokens"
+        )
+    if arr.size:
+        low = L.IGNORE_INDEX if allow_ignore else 0
+        bad = (arr < low) | (arr >= config.vocab_size)
+        if allow_ignore:
+            bad &= arr != L.IGNORE_INDEX
+            bad |= arr < L.IGNORE_INDEX
+        if bad.any():
+            value = arr[bad].flat[0]
+            extra = " (or -1 to ignore a position)" if allow_ignore else ""
+            raise ValueError(
+                f"{what} contains id {int(value)} outside [0, {config.vocab_size}){extra}; "
+                "was the data encoded with a different tokenizer?"
+            )
+    return arr.astype(np.int64, copy=False)
+
+
+class GPT:
+    """A GPT language model in NumPy.
+
+    ``params`` maps nanoGPT's parameter names to arrays; ``forward`` computes logits and
+    the loss and remembers what ``backward`` needs; ``backward`` returns the gradients.
+    """
+
+    def __init__(self, config: GPTConfig, seed=0, dtype=np.float32):
+        self.config = config
+        self.dtype = np.dtype(dtype)
+        self.params = init_params(config, seed=seed, dtype=self.dtype)
+        self._caches = None
+
+    # ---------------------------------------------------------------- bookkeeping
+    def num_parameters(self, include_embeddings=True) -> int:
+        """Number of trainable numbers (the tied LM head counts once)."""
+        n = sum(p.size for p in self.params.values())
+        if not include_embeddings:
+            n -= self.params["transformer.wpe.weight"].size
+        return int(n)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of all parameters under nanoGPT's names, including the tied
+        ``lm_head.weight`` (the same values as ``transformer.wte.weight``)."""
+        sd = {name: array.copy() for name, array in self.params.items()}
+        sd["lm_head.weight"] = sd["transformer.wte.weight"].copy()
+        return sd
+
+    @classmethod
+    def from_state_dict(cls, config: GPTConfig, state_dict, dtype=None) -> "GPT":
+        """Build a GPT from arrays named as in nanoGPT (e.g. a converted PyTorch
+        ``state_dict``: ``{k: v.numpy() for k, v in model.state_dict().items()}``)."""
+        expected = parameter_shapes(config)
+        keys = set(state_dict)
+        ignorable = {"lm_head.weight"} | {k for k in keys if k.endswith(".attn.bias")}  # tied head, causal-mask buffer
+        missing = sorted(set(expected) - keys)
+        unexpected = sorted(keys - set(expected) - ignorable)
+        if missing or unexpected:
+            raise ValueError(
+                f"state_dict does not match {config}: missing {missing[:5]}"
+                f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
+                f"{' ...' if len(unexpected) > 5 else ''}"
+            )
+        first = np.asarray(state_dict["transformer.wte.weight"])
+        dtype = np.dtype(dtype) if dtype is not None else (first.dtype if first.dtype.kind == "f" else np.dtype(np.float32))
+        model = cls.__new__(cls)
+        model.config, model.dtype, model._caches = config, dtype, None
+        model.params = {}
+        for name, shape in expected.items():
+            array = np.asarray(state_dict[name])
+            if array.shape != shape:
+                raise ValueError(f"{name} has shape {array.shape}, but {config} needs {shape}")
+            model.params[name] = np.array(array, dtype=dtype)  # a copy: the model owns its weights
+        if "lm_head.weight" in state_dict:
+            head = np.asarray(state_dict["lm_head.weight"])
+            if head.shape != expected["transformer.wte.weight"] or not np.array_equal(head, first):
+                raise ValueError(
+                    "lm_head.weight differs from transformer.wte.weight, but minigpt ties the "
+                    "LM head to the token embedding (as GPT-2 and nanoGPT do)"
+                )
+        return model
+
+    # ---------------------------------------------------------------- training pass
+    def forward(self, idx, targets=None):
+        """idx: (B, T) token ids; targets: (B, T) ids or -1 (ignored), optional.
+
+        Returns (logits: (B, T, vocab_size), loss: float or None).  The intermediate
+        values are kept for ``backward``.
+        """
+        cfg, P = self.config, self.params
+        idx = check_token_ids(idx, cfg)
+        if targets is not None:
+            targets = check_token_ids(targets, cfg, what="targets", allow_ignore=True)
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets shape {targets.shape} differs from idx shape {idx.shape}")
+        B, T = idx.shape
+
+        tok, tok_cache = L.embedding_forward(idx, P["transformer.wte.weight"])
+        pos = P["transformer.wpe.weight"][:T]
+        x = tok + pos
+        block_caches = []
+        for i in range(cfg.n_layer):
+            x, cache = self._block_forward(x, i)
+            block_caches.append(cache)
+        h, lnf_cache = L.layernorm_forward(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])
+        # The LM head shares the embedding matrix: logits = h @ wte^T (a bias-free linear).
+        logits = h @ P["transformer.wte.weight"].T
+
+        loss, loss_cache = None, None
+        if targets is not None:
+            loss, loss_cache = L.cross_entropy_forward(logits, targets)
+        self._caches = (tok_cache, T, block_caches, lnf_cache, h, loss_cache)
+        return logits, loss
+
+    def _block_forward(self, x, i):
+        """One pre-LayerNorm transformer block.  x: (B, T, C) -> (B, T, C)."""
+        P, p = self.params, f"transformer.h.{i}."
+        a, ln1 = L.layernorm_forward(x, P[p + "ln_1.weight"], P[p + "ln_1.bias"])
+        qkv, c_attn = L.linear_forward(a, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"])
+        y, attn = L.attention_forward(qkv, self.config.n_head)
+        y, attn_proj = L.linear_forward(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
+        x = x + y
+        m, ln2 = L.layernorm_forward(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
+        m, c_fc = L.linear_forward(m, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"])
+        m, gelu = L.gelu_forward(m)
+        m, mlp_proj = L.linear_forward(m, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
+        x = x + m
+        return x, (ln1, c_attn, attn, attn_proj, ln2, c_fc, gelu, mlp_proj)
+
+    def _block_backward(self, dx, i, cache, grads):
+        """Backward through block i.  dx: (B, T, C) -> (B, T, C); fills ``grads``."""
+        p = f"transformer.h.{i}."
+        ln1, c_attn, attn, attn_proj, ln2, c_fc, gelu, mlp_proj = cache
+        # x_out = x_mid + mlp(x_mid): the residual passes dx straight through, plus the MLP's share.
+        dm, grads[p + "mlp.c_proj.weight"], grads[p + "mlp.c_proj.bias"] = L.linear_backward(dx, mlp_proj)
+        dm = L.gelu_backward(dm, gelu)
+        dm, grads[p + "mlp.c_fc.weight"], grads[p + "mlp.c_fc.bias"] = L.linear_backward(dm, c_fc)
+        dm, grads[p + "ln_2.weight"], grads[p + "ln_2.bias"] = L.layernorm_backward(dm, ln2)
+        dx = dx + dm
+        # x_mid = x_in + attn(x_in)
+        dy, grads[p + "attn.c_proj.weight"], grads[p + "attn.c_proj.bias"] = L.linear_backward(dx, attn_proj)
+        dqkv = L.attention_backward(dy, attn)
+        da, grads[p + "attn.c_attn.weight"], grads[p + "attn.c_attn.bias"] = L.linear_backward(dqkv, c_attn)
+        da, grads[p + "ln_1.weight"], grads[p + "ln_1.bias"] = L.layernorm_backward(da, ln1)
+        return dx + da
+
+    def backward(self, dlogits=None) -> dict[str, np.ndarray]:
+        """Gradients of the last ``forward``'s loss for every parameter.
+
+        Returns a dict with the same keys and shapes as ``self.params``.  Pass ``dlogits``
+        (B, T, V) to backpropagate another objective through the logits instead (the
+        alignment stages do this).
+        """
+        if self._caches is None:
+            raise RuntimeError("call forward() before backward()")
+        tok_cache, T, block_caches, lnf_cache, h, loss_cache = self._caches
+        P, grads = self.params, {}
+        if dlogits is None:
+            if loss_cache is None:
+                raise RuntimeError("forward() was called without targets, so there is no loss to differentiate")
+            dlogits = L.cross_entropy_backward(loss_cache)
+        wte = P["transformer.wte.weight"]
+        V, C = wte.shape
+        # logits = h @ wte^T  ->  dh = dlogits @ wte,  dwte (head part) = dlogits^T @ h
+        dlogits2d = dlogits.reshape(-1, V)
+        dh = (dlogits2d @ wte).reshape(h.shape)
+        dwte_head = dlogits2d.T @ h.reshape(-1, C)
+        dx, grads["transformer.ln_f.weight"], grads["transformer.ln_f.bias"] = L.layernorm_backward(dh, lnf_cache)
+        for i in reversed(range(self.config.n_layer)):
+            dx = self._block_backward(dx, i, block_caches[i], grads)
+        # x = tok + pos: both embeddings receive dx
+        dwpe = np.zeros_like(P["transformer.wpe.weight"])
+        dwpe[:T] = dx.sum(axis=0)
+        grads["transformer.wpe.weight"] = dwpe
+        grads["transformer.wte.weight"] = L.embedding_backward(dx, tok_cache) + dwte_head
+        return {name: grads[name] for name in P}  # same order as params
+
+    # ---------------------------------------------------------------- inference
+    def logits_last(self, idx):
+        """Logits of the next token after each row of ``idx`` (no cache, no loss).
+
+        idx: (B, T) with T <= block_size.  Returns (B, vocab_size).
+        """
+        logits, _ = self.forward(idx)
+        self._caches = None  # inference: nothing to keep for backward
+        return logits[:, -1, :]
+
+    def _new_kv_cache(self, batch_size):
+        """Preallocated keys and values for every layer: (B, H, block_size, hs) each."""
+        cfg = self.config
+        hs = cfg.d_model // cfg.n_head
+        shape = (batch_size, cfg.n_head, cfg.block_size, hs)
+        return [(np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)) for _ in range(cfg.n_layer)]
+
+    def _forward_with_kv_cache(self, idx_new, kv_cache, start):
+        """Run new tokens through the model, reusing the keys and values of earlier ones.
+
+        idx_new: (B, Tn) ids at positions start .. start+Tn-1; ``kv_cache`` holds the keys
+        and values of positions 0 .. start-1 and is extended in place.  Returns the logits
+        of the last new position: (B, vocab_size).  Only the new tokens go through the
+        MLPs and projections, which is what makes each generated token cheap.
+        """
+        cfg, P = self.config, self.params
+        B, Tn = idx_new.shape
+        end = start + Tn
+        x = P["transformer.wte.weight"][idx_new] + P["transformer.wpe.weight"][start:end]
+        hs = cfg.d_model // cfg.n_head
+        scale = 1.0 / math.sqrt(hs)
+        mask = L.causal_mask(Tn, end)
+        for i, (K, Vc) in enumerate(kv_cache):
+            p = f"transformer.h.{i}."
+            a, _ = L.layernorm_forward(x, P[p + "ln_1.weight"], P[p + "ln_1.bias"])
+            qkv, _ = L.linear_forward(a, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"])
+            q, k, v = (L.split_heads(part, cfg.n_head) for part in np.split(qkv, 3, axis=-1))
+            K[:, :, start:end] = k
+            Vc[:, :, start:end] = v
+            scores = (q @ K[:, :, :end].transpose(0, 1, 3, 2)) * scale  # (B, H, Tn, end)
+            scores[..., mask] = -np.inf
+            y = L.merge_heads(L.softmax(scores) @ Vc[:, :, :end])
+            y, _ = L.linear_forward(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
+            x = x + y
+            m, _ = L.layernorm_forward(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
+            m, _ = L.linear_forward(m, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"])
+            m, _ = L.gelu_forward(m)
+            m, _ = L.linear_forward(m, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
+            x = x + m
+        h, _ = L.layernorm_forward(x[:, -1], P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])
+        return h @ P["transformer.wte.weight"].T
+
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
+                 use_cache=True):
+        """Sample ``max_new_tokens`` tokens after each row of ``idx``.
+
+        idx: (B, T) prompt ids.  Returns (B, T + max_new_tokens).
+        temperature: 0 means greedy (argmax); top_k keeps the k most likely tokens; top_p
+        keeps the smallest set of tokens whose probability adds up to at least p.
+        seed: an int or a ``numpy.random.Generator`` (sampling is reproducible with it).
+
+        With ``use_cache`` (the default) the keys and values of past positions are kept,
+        so each new token costs one position's work instead of the whole context's.  Once
+        the sequence is longer than block_size, the context window slides and every
+        position moves, so each step recomputes the window: exactly what the uncached
+        path does, and no faster.
+        """
+        from .sampling import sample_next  # sampling rules live in one place
+
+        cfg = self.config
+        idx = np.asarray(idx)
+        if idx.ndim == 1:
+            raise ValueError(f"idx must have shape (B, T); for one prompt use idx[None, :] (got shape {idx.shape})")
+        if idx.shape[1] == 0:
+            raise ValueError("idx needs at least one token to condition on (e.g. <|endoftext|> or a newline)")
+        check_token_ids(idx[:, -cfg.block_size:], cfg)
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        out = np.empty((idx.shape[0], idx.shape[1] + max_new_tokens), dtype=np.int64)
+        out[:, : idx.shape[1]] = idx
+        n = idx.shape[1]
+        kv_cache, cached = None, 0  # number of positions whose keys/values are in the cache
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits = self.logits_last(out[:, max(0, n - cfg.block_size):n])
+            else:
+                if kv_cache is None:
+                    kv_cache = self._new_kv_cache(out.shape[0])
+                if cached == 0 or n > cfg.block_size:
+                    # (re)fill: the window is the last min(n, block_size) tokens at positions 0..
+                    window = out[:, max(0, n - cfg.block_size):n]
+                    logits = self._forward_with_kv_cache(window, kv_cache, 0)
+                    cached = window.shape[1]
+                else:
+                    logits = self._forward_with_kv_cache(out[:, n - 1:n], kv_cache, cached)
+                    cached += 1
+            out[:, n] = sample_next(logits, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            n += 1
+        return out
