@@ -1,0 +1,198 @@
+"""The training loop: batches, AdamW, schedule, clipping, evaluation, checkpoints.
+
+Every step's batch is drawn from its own generator, ``default_rng([seed, step])``, so a
+run's batches depend only on the seed and the step number.  That is what makes resuming
+from a checkpoint give exactly the numbers of a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .data import get_batch
+from .optim import AdamW, clip_grad_norm, cosine_lr
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of a training run (defaults: nanoGPT's small CPU Shakespeare run).
+
+    max_iters: optimisation steps; batch_size: sequences per step; block_size: tokens per
+    sequence (None: the model's block_size); learning_rate / min_lr / warmup_iters /
+    lr_decay_iters: the warmup + cosine schedule (lr_decay_iters None: max_iters);
+    weight_decay, beta1, beta2: AdamW; grad_clip: max global gradient norm (0: off);
+    eval_interval / eval_iters: evaluate every so many steps on so many batches;
+    seed: batches and evaluation batches are drawn from it.
+    """
+
+    max_iters: int = 2000
+    batch_size: int = 12
+    block_size: int | None = None
+    learning_rate: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int | None = None
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_iters: int = 20
+    seed: int = 1337
+
+    def __post_init__(self):
+        positive = ("max_iters", "batch_size", "eval_interval", "eval_iters")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.min_lr < 0:
+            raise ValueError(f"learning rates must be positive (learning_rate={self.learning_rate}, min_lr={self.min_lr})")
+        if self.warmup_iters < 0:
+            raise ValueError(f"warmup_iters must be >= 0, got {self.warmup_iters}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}")
+        return cls(**d)
+
+    def lr_at(self, step: int) -> float:
+        decay = self.lr_decay_iters if self.lr_decay_iters is not None else self.max_iters
+        return cosine_lr(step, self.learning_rate, self.min_lr, self.warmup_iters, decay)
+
+
+def new_history() -> dict:
+    """Plain lists, one entry per step (or per evaluation for the eval_* keys)."""
+    return {"step": [], "train_loss": [], "lr": [], "grad_norm": [], "tokens_per_sec": [],
+            "eval_step": [], "eval_train_loss": [], "val_loss": []}
+
+
+def estimate_loss(model, ids, batch_size, block_size, eval_iters, seed=0) -> float:
+    """Mean loss over ``eval_iters`` random batches of ``ids``.
+
+    The batches depend only on ``seed``, so successive evaluations in a run compare the
+    model on the same text.
+    """
+    rng = np.random.default_rng([seed, 2**31 - 1])
+    losses = []
+    for _ in range(eval_iters):
+        x, y = get_batch(ids, batch_size, block_size, rng)
+        _, loss = model.forward(x, y)
+        losses.append(loss)
+    model._caches = None  # free the activations kept for a backward we will not run
+    return float(np.mean(losses))
+
+
+def evaluate_loss(model, ids, block_size=None, batch_size=32) -> float:
+    """Mean cross-entropy over the whole of ``ids`` in non-overlapping windows.
+
+    Window i predicts ids[i*T + 1 : (i+1)*T + 1] from ids[i*T : (i+1)*T]; the
+    leftover tail shorter than one window is dropped.  Every token counts once, so this
+    is the number to compare between models (e.g. against nanoGPT's val loss).
+    """
+    T = block_size or model.config.block_size
+    ids = np.asarray(ids, dtype=np.int64)
+    n_windows = (len(ids) - 1) // T
+    if n_windows < 1:
+        raise ValueError(f"need more than {T} tokens to evaluate, got {len(ids)}")
+    x_all = ids[: n_windows * T].reshape(n_windows, T)
+    y_all = ids[1: n_windows * T + 1].reshape(n_windows, T)
+    total = 0.0
+    for start in range(0, n_windows, batch_size):
+        x, y = x_all[start:start + batch_size], y_all[start:start + batch_size]
+        _, loss = model.forward(x, y)
+        total += loss * x.size
+    model._caches = None
+    return total / (n_windows * T)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or the gradients stopped being finite numbers."""
+
+
+def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | None = None,
+          start_step: int = 0, history: dict | None = None, checkpoint_path=None,
+          tokenizer=None, progress: bool = True) -> dict:
+    """Train ``model`` on token ids and return the history (plain lists).
+
+    train_ids, val_ids: 1-D int arrays.  Evaluates every ``config.eval_interval`` steps
+    and at the end; if ``checkpoint_path`` is given, saves a checkpoint at each
+    evaluation.  To resume, pass the ``optimizer``, ``step`` and ``history`` from
+    ``load_checkpoint`` as ``optimizer``, ``start_step`` and ``history``.
+
+    Raises TrainingDiverged, naming the step, if the loss or gradient norm is NaN or
+    inf; the last checkpoint is then left as it was.
+    """
+    from tqdm.auto import tqdm
+
+    from .checkpoint import save_checkpoint
+
+    T = config.block_size or model.config.block_size
+    if T > model.config.block_size:
+        raise ValueError(f"TrainConfig.block_size={T} exceeds the model's block_size={model.config.block_size}")
+    train_ids = np.asarray(train_ids, dtype=np.int64)
+    val_ids = np.asarray(val_ids, dtype=np.int64)
+    if optimizer is None:
+        optimizer = AdamW(model.params, lr=config.learning_rate, betas=(config.beta1, config.beta2),
+                          weight_decay=config.weight_decay)
+    history = new_history() if history is None else history
+
+    def evaluate_and_save(step):
+        if history["eval_step"] and history["eval_step"][-1] == step:
+            return  # already evaluated here (resuming from this step's checkpoint)
+        train_loss = estimate_loss(model, train_ids, config.batch_size, T, config.eval_iters, config.seed)
+        val_loss = estimate_loss(model, val_ids, config.batch_size, T, config.eval_iters, config.seed)
+        history["eval_step"].append(step)
+        history["eval_train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, model, tokenizer=tokenizer, optimizer=optimizer,
+                            step=step, history=history, train_config=config.to_dict())
+        return val_loss
+
+    bar = tqdm(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
+               disable=not progress, desc="training", dynamic_ncols=True)
+    for step in bar:
+        if step % config.eval_interval == 0:
+            evaluate_and_save(step)
+
+        t0 = time.perf_counter()
+        lr = config.lr_at(step)
+        x, y = get_batch(train_ids, config.batch_size, T, np.random.default_rng([config.seed, step]))
+        _, loss = model.forward(x, y)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"step {step}: the training loss is {loss}. Lower learning_rate (now {lr:.3g}) "
+                "or check the data; no checkpoint was written with these values."
+            )
+        grads = model.backward()
+        norm = clip_grad_norm(grads, config.grad_clip)
+        if not math.isfinite(norm):
+            raise TrainingDiverged(
+                f"step {step}: the gradient norm is {norm} (loss {loss:.4f}). Lower learning_rate "
+                "or set grad_clip; no checkpoint was written with these values."
+            )
+        optimizer.step(grads, lr=lr)
+        dt = time.perf_counter() - t0
+
+        history["step"].append(step)
+        history["train_loss"].append(float(loss))
+        history["lr"].append(lr)
+        history["grad_norm"].append(norm)
+        history["tokens_per_sec"].append(x.size / dt)
+        val = history["val_loss"][-1] if history["val_loss"] else float("nan")
+        bar.set_postfix(loss=f"{loss:.4f}", val=f"{val:.4f}", lr=f"{lr:.2e}", refresh=False)
+
+    evaluate_and_save(config.max_iters)
+    bar.close()
+    model._caches = None
+    return history
