@@ -14,13 +14,12 @@ Loading uses ``allow_pickle=False`` and checks every shape against the config.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_write
 from .model import GPT, GPTConfig
 from .optim import AdamW
 
@@ -36,22 +35,6 @@ def _json_default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
-
-
-def _atomic_write(path: Path, write):
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path, model: GPT, tokenizer=None, optimizer: AdamW | None = None, **extra):
@@ -95,8 +78,8 @@ def save_checkpoint(path, model: GPT, tokenizer=None, optimizer: AdamW | None = 
     meta_text = json.dumps(meta, indent=1, default=_json_default)
     arrays["meta.json"] = np.frombuffer(meta_text.encode("utf-8"), dtype=np.uint8)
 
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
-    _atomic_write(path.with_suffix(".json"), lambda f: f.write(meta_text.encode("utf-8")))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path.with_suffix(".json"), lambda f: f.write(meta_text.encode("utf-8")))
     return path
 
 
