@@ -92,11 +92,12 @@ def layernorm_forward(x, weight, bias, eps=1e-5):
     (biased variance, as in PyTorch).
     """
     mean = x.mean(axis=-1, keepdims=True)
-    xc = x - mean
-    var = (xc * xc).mean(axis=-1, keepdims=True)
+    xhat = x - mean
+    var = np.mean(xhat * xhat, axis=-1, keepdims=True)
     rstd = 1.0 / np.sqrt(var + eps)
-    xhat = xc * rstd
-    out = xhat * weight + bias
+    xhat *= rstd  # in place: x - mean becomes the normalised x
+    out = xhat * weight
+    out += bias
     return out, (xhat, rstd, weight)
 
 
@@ -108,11 +109,18 @@ def layernorm_backward(dout, cache):
     """
     xhat, rstd, weight = cache
     C = xhat.shape[-1]
-    dweight = (dout * xhat).reshape(-1, C).sum(axis=0)
+    t = dout * xhat
+    dweight = t.reshape(-1, C).sum(axis=0)
     dbias = dout.reshape(-1, C).sum(axis=0)
+    t *= weight  # now g * xhat
+    mean_gx = t.mean(axis=-1, keepdims=True)
     g = dout * weight
-    dx = rstd * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
-    return dx, dweight, dbias
+    mean_g = g.mean(axis=-1, keepdims=True)
+    np.multiply(xhat, mean_gx, out=t)  # reuse the buffer: xhat * mean(g * xhat)
+    g -= t
+    g -= mean_g
+    g *= rstd
+    return g, dweight, dbias
 
 
 # ---------------------------------------------------------------------------------------
@@ -124,17 +132,41 @@ _GELU_A = 0.044715
 
 
 def gelu_forward(x):
-    """GELU(x) = 0.5 x (1 + tanh(k (x + a x^3))), k = sqrt(2/pi), a = 0.044715."""
-    t = np.tanh(_GELU_K * (x + _GELU_A * x * x * x))
-    out = 0.5 * x * (1.0 + t)
+    """GELU(x) = 0.5 x (1 + tanh(k (x + a x^3))), k = sqrt(2/pi), a = 0.044715.
+
+    Written as a chain of in-place operations on one buffer: the MLP's hidden layer is
+    the largest activation in the model, and each temporary array costs a full pass
+    over memory.
+    """
+    u = x * x
+    u *= _GELU_A
+    u += 1.0
+    u *= x
+    u *= _GELU_K  # u = k (x + a x^3)
+    t = np.tanh(u, out=u)
+    out = t + 1.0
+    out *= x
+    out *= 0.5
     return out, (x, t)
 
 
 def gelu_backward(dout, cache):
     """d GELU/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)."""
     x, t = cache
-    dlocal = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_K * (1.0 + 3.0 * _GELU_A * x * x)
-    return dout * dlocal
+    # second term, built in place: 0.5 k x (1 - t^2) (1 + 3 a x^2)
+    d = x * x
+    d *= 3.0 * _GELU_A
+    d += 1.0
+    d *= x
+    d *= 0.5 * _GELU_K
+    one_minus_t2 = t * t
+    np.subtract(1.0, one_minus_t2, out=one_minus_t2)
+    d *= one_minus_t2
+    # first term 0.5 (1 + t)
+    d += 0.5
+    d += 0.5 * t
+    d *= dout
+    return d
 
 
 # ---------------------------------------------------------------------------------------
@@ -142,13 +174,14 @@ def gelu_backward(dout, cache):
 # ---------------------------------------------------------------------------------------
 
 
-def softmax(z, axis=-1):
+def softmax(z, axis=-1, out=None):
     """Numerically stable softmax: subtracting the max changes nothing mathematically
-    but keeps exp() from overflowing."""
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    e /= e.sum(axis=axis, keepdims=True)
-    return e
+    but keeps exp() from overflowing.  With ``out=z`` it overwrites its input (the
+    attention scores are not needed after their softmax)."""
+    out = np.subtract(z, z.max(axis=axis, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=axis, keepdims=True)
+    return out
 
 
 def log_softmax(z, axis=-1):
@@ -183,6 +216,21 @@ def causal_mask(T_query, T_key):
     return np.triu(np.ones((T_query, T_key), dtype=bool), k=1 + offset)
 
 
+_MASK_BIAS_CACHE = {}
+
+
+def causal_bias(T_query, T_key, dtype):
+    """The mask as an additive (T_query, T_key) array: 0 where allowed, -inf in the
+    future.  Adding it is one fast pass (x + -inf = -inf); cached per shape."""
+    key = (T_query, T_key, np.dtype(dtype))
+    bias = _MASK_BIAS_CACHE.get(key)
+    if bias is None:
+        bias = np.where(causal_mask(T_query, T_key), -np.inf, 0.0).astype(dtype)
+        bias.flags.writeable = False
+        _MASK_BIAS_CACHE[key] = bias
+    return bias
+
+
 def attention_forward(qkv, n_head):
     """Causal self-attention.
 
@@ -195,9 +243,10 @@ def attention_forward(qkv, n_head):
     C = C3 // 3
     q, k, v = (split_heads(part, n_head) for part in np.split(qkv, 3, axis=-1))
     scale = 1.0 / math.sqrt(C // n_head)
-    scores = (q @ k.transpose(0, 1, 3, 2)) * scale  # (B, H, T, T)
-    scores[..., causal_mask(T, T)] = -np.inf  # exp(-inf) = 0: no weight on the future
-    att = softmax(scores)
+    # scaling q (B, H, T, hs) is cheaper than scaling the (B, H, T, T) scores
+    scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
+    scores += causal_bias(T, T, scores.dtype)  # -inf on the future: exp(-inf) = 0
+    att = softmax(scores, out=scores)
     y = merge_heads(att @ v)
     return y, (q, k, v, att, scale)
 
@@ -211,15 +260,23 @@ def attention_backward(dy, cache):
     Masked entries have att = 0, so their gradient ds is 0 automatically.
     """
     q, k, v, att, scale = cache
-    n_head = q.shape[1]
-    dy = split_heads(dy, n_head)
-    datt = dy @ v.transpose(0, 1, 3, 2)
+    B, H, T, hs = q.shape
+    dy = split_heads(dy, H)
+    dqkv = np.empty((B, T, 3, H, hs), dtype=dy.dtype)  # filled head by head below
     dv = att.transpose(0, 1, 3, 2) @ dy
-    dscores = att * (datt - (datt * att).sum(axis=-1, keepdims=True))
-    dscores *= scale
+    dscores = dy @ v.transpose(0, 1, 3, 2)  # datt, turned into ds in place:
+    row = (dscores * att).sum(axis=-1, keepdims=True)
+    dscores -= row
+    dscores *= att
     dq = dscores @ k
+    dq *= scale
     dk = dscores.transpose(0, 1, 3, 2) @ q
-    return np.concatenate([merge_heads(dq), merge_heads(dk), merge_heads(dv)], axis=-1)
+    dk *= scale
+    # write the three gradients straight into the fused (B, T, 3C) layout
+    dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
+    dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
+    dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
+    return dqkv.reshape(B, T, 3 * H * hs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -245,10 +302,10 @@ def cross_entropy_forward(logits, targets, ignore_index=IGNORE_INDEX):
             f"every target equals ignore_index={ignore_index}: the loss is undefined. "
             "Give at least one position a real target."
         )
-    logp = log_softmax(logits2d)
     rows = np.flatnonzero(keep)
-    loss = -float(logp[rows, targets1d[rows]].sum()) / n
-    return loss, (logp, targets1d, rows, n, logits.shape)
+    logp = log_softmax(logits2d if n == len(keep) else logits2d[rows])  # (n, V): kept rows only
+    loss = -float(logp[np.arange(n), targets1d[rows]].sum()) / n
+    return loss, (logp, targets1d[rows], rows, logits.shape)
 
 
 def cross_entropy_backward(cache, dloss=1.0):
@@ -256,9 +313,13 @@ def cross_entropy_backward(cache, dloss=1.0):
 
     d loss / d logits = (softmax(logits) - onehot(target)) / n on kept rows, 0 elsewhere.
     """
-    logp, targets1d, rows, n, shape = cache
-    dlogits = np.zeros_like(logp)
-    probs = np.exp(logp[rows])
-    probs[np.arange(len(rows)), targets1d[rows]] -= 1.0
-    dlogits[rows] = probs * (dloss / n)
+    logp, kept_targets, rows, shape = cache
+    n = len(rows)
+    probs = np.exp(logp)  # softmax, recovered from the stored log-probabilities
+    probs[np.arange(n), kept_targets] -= 1.0
+    probs *= dloss / n
+    if n == probs.shape[0] and n == int(np.prod(shape[:-1])):
+        return probs.reshape(shape)  # nothing ignored: no scatter needed
+    dlogits = np.zeros((int(np.prod(shape[:-1])), shape[-1]), dtype=logp.dtype)
+    dlogits[rows] = probs
     return dlogits.reshape(shape)

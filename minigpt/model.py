@@ -140,7 +140,7 @@ class GPT:
         self.config = config
         self.dtype = np.dtype(dtype)
         self.params = init_params(config, seed=seed, dtype=self.dtype)
-        self._caches = None
+        self._caches = self._head_cache = None
 
     # ---------------------------------------------------------------- bookkeeping
     def num_parameters(self, include_embeddings=True) -> int:
@@ -175,7 +175,8 @@ class GPT:
         first = np.asarray(state_dict["transformer.wte.weight"])
         dtype = np.dtype(dtype) if dtype is not None else (first.dtype if first.dtype.kind == "f" else np.dtype(np.float32))
         model = cls.__new__(cls)
-        model.config, model.dtype, model._caches = config, dtype, None
+        model.config, model.dtype = config, dtype
+        model._caches = model._head_cache = None
         model.params = {}
         for name, shape in expected.items():
             array = np.asarray(state_dict[name])
@@ -199,29 +200,40 @@ class GPT:
         values are kept for ``backward``.
         """
         cfg, P = self.config, self.params
-        idx = check_token_ids(idx, cfg)
         if targets is not None:
             targets = check_token_ids(targets, cfg, what="targets", allow_ignore=True)
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets shape {targets.shape} differs from idx shape {idx.shape}")
-        B, T = idx.shape
+            if targets.shape != np.shape(idx):
+                raise ValueError(f"targets shape {targets.shape} differs from idx shape {np.shape(idx)}")
+        h = self.forward_hidden(idx)
+        B, T, C = h.shape
+        # The LM head shares the embedding matrix: logits = h @ wte^T (a bias-free linear),
+        # done as one (B*T, C) x (C, V) product.
+        logits = (h.reshape(B * T, C) @ P["transformer.wte.weight"].T).reshape(B, T, -1)
+        loss, loss_cache = None, None
+        if targets is not None:
+            loss, loss_cache = L.cross_entropy_forward(logits, targets)
+        self._head_cache = (h, loss_cache)
+        return logits, loss
 
+    def forward_hidden(self, idx):
+        """The trunk: embeddings, blocks and final LayerNorm, without the LM head.
+
+        idx: (B, T) -> h: (B, T, C).  Reward and value models put their own heads on h;
+        ``backward_hidden`` takes the gradient with respect to h.
+        """
+        cfg, P = self.config, self.params
+        idx = check_token_ids(idx, cfg)
+        B, T = idx.shape
         tok, tok_cache = L.embedding_forward(idx, P["transformer.wte.weight"])
-        pos = P["transformer.wpe.weight"][:T]
-        x = tok + pos
+        x = tok + P["transformer.wpe.weight"][:T]
         block_caches = []
         for i in range(cfg.n_layer):
             x, cache = self._block_forward(x, i)
             block_caches.append(cache)
         h, lnf_cache = L.layernorm_forward(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])
-        # The LM head shares the embedding matrix: logits = h @ wte^T (a bias-free linear).
-        logits = h @ P["transformer.wte.weight"].T
-
-        loss, loss_cache = None, None
-        if targets is not None:
-            loss, loss_cache = L.cross_entropy_forward(logits, targets)
-        self._caches = (tok_cache, T, block_caches, lnf_cache, h, loss_cache)
-        return logits, loss
+        self._caches = (tok_cache, T, block_caches, lnf_cache)
+        self._head_cache = None
+        return h
 
     def _block_forward(self, x, i):
         """One pre-LayerNorm transformer block.  x: (B, T, C) -> (B, T, C)."""
@@ -230,12 +242,12 @@ class GPT:
         qkv, c_attn = L.linear_forward(a, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"])
         y, attn = L.attention_forward(qkv, self.config.n_head)
         y, attn_proj = L.linear_forward(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
-        x = x + y
+        x = x + y  # a new array: the caller's x stays as it was
         m, ln2 = L.layernorm_forward(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
         m, c_fc = L.linear_forward(m, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"])
         m, gelu = L.gelu_forward(m)
         m, mlp_proj = L.linear_forward(m, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
-        x = x + m
+        x += m  # in place is safe: no cache holds this x
         return x, (ln1, c_attn, attn, attn_proj, ln2, c_fc, gelu, mlp_proj)
 
     def _block_backward(self, dx, i, cache, grads):
@@ -247,13 +259,15 @@ class GPT:
         dm = L.gelu_backward(dm, gelu)
         dm, grads[p + "mlp.c_fc.weight"], grads[p + "mlp.c_fc.bias"] = L.linear_backward(dm, c_fc)
         dm, grads[p + "ln_2.weight"], grads[p + "ln_2.bias"] = L.layernorm_backward(dm, ln2)
-        dx = dx + dm
+        dm += dx  # dx_mid = dx_out (residual) + the MLP branch's gradient
+        dx = dm
         # x_mid = x_in + attn(x_in)
         dy, grads[p + "attn.c_proj.weight"], grads[p + "attn.c_proj.bias"] = L.linear_backward(dx, attn_proj)
         dqkv = L.attention_backward(dy, attn)
         da, grads[p + "attn.c_attn.weight"], grads[p + "attn.c_attn.bias"] = L.linear_backward(dqkv, c_attn)
         da, grads[p + "ln_1.weight"], grads[p + "ln_1.bias"] = L.layernorm_backward(da, ln1)
-        return dx + da
+        da += dx
+        return da
 
     def backward(self, dlogits=None) -> dict[str, np.ndarray]:
         """Gradients of the last ``forward``'s loss for every parameter.
@@ -262,20 +276,29 @@ class GPT:
         (B, T, V) to backpropagate another objective through the logits instead (the
         alignment stages do this).
         """
-        if self._caches is None:
+        if self._caches is None or self._head_cache is None:
             raise RuntimeError("call forward() before backward()")
-        tok_cache, T, block_caches, lnf_cache, h, loss_cache = self._caches
-        P, grads = self.params, {}
+        h, loss_cache = self._head_cache
         if dlogits is None:
             if loss_cache is None:
                 raise RuntimeError("forward() was called without targets, so there is no loss to differentiate")
             dlogits = L.cross_entropy_backward(loss_cache)
-        wte = P["transformer.wte.weight"]
+        wte = self.params["transformer.wte.weight"]
         V, C = wte.shape
         # logits = h @ wte^T  ->  dh = dlogits @ wte,  dwte (head part) = dlogits^T @ h
         dlogits2d = dlogits.reshape(-1, V)
         dh = (dlogits2d @ wte).reshape(h.shape)
-        dwte_head = dlogits2d.T @ h.reshape(-1, C)
+        grads = self.backward_hidden(dh)
+        grads["transformer.wte.weight"] += dlogits2d.T @ h.reshape(-1, C)
+        return grads
+
+    def backward_hidden(self, dh) -> dict[str, np.ndarray]:
+        """Gradients of every parameter given dh: (B, T, C), the gradient of some loss
+        with respect to the output of the last ``forward_hidden`` (or ``forward``)."""
+        if self._caches is None:
+            raise RuntimeError("call forward() or forward_hidden() before backward")
+        tok_cache, T, block_caches, lnf_cache = self._caches
+        P, grads = self.params, {}
         dx, grads["transformer.ln_f.weight"], grads["transformer.ln_f.bias"] = L.layernorm_backward(dh, lnf_cache)
         for i in reversed(range(self.config.n_layer)):
             dx = self._block_backward(dx, i, block_caches[i], grads)
@@ -283,8 +306,13 @@ class GPT:
         dwpe = np.zeros_like(P["transformer.wpe.weight"])
         dwpe[:T] = dx.sum(axis=0)
         grads["transformer.wpe.weight"] = dwpe
-        grads["transformer.wte.weight"] = L.embedding_backward(dx, tok_cache) + dwte_head
+        grads["transformer.wte.weight"] = L.embedding_backward(dx, tok_cache)
         return {name: grads[name] for name in P}  # same order as params
+
+    def release(self):
+        """Drop the activations kept for backward (after an inference-only forward)."""
+        self._caches = None
+        self._head_cache = None
 
     # ---------------------------------------------------------------- inference
     def logits_last(self, idx):
@@ -293,7 +321,7 @@ class GPT:
         idx: (B, T) with T <= block_size.  Returns (B, vocab_size).
         """
         logits, _ = self.forward(idx)
-        self._caches = None  # inference: nothing to keep for backward
+        self.release()  # inference: nothing to keep for backward
         return logits[:, -1, :]
 
     def _new_kv_cache(self, batch_size):
@@ -317,7 +345,6 @@ class GPT:
         x = P["transformer.wte.weight"][idx_new] + P["transformer.wpe.weight"][start:end]
         hs = cfg.d_model // cfg.n_head
         scale = 1.0 / math.sqrt(hs)
-        mask = L.causal_mask(Tn, end)
         for i, (K, Vc) in enumerate(kv_cache):
             p = f"transformer.h.{i}."
             a, _ = L.layernorm_forward(x, P[p + "ln_1.weight"], P[p + "ln_1.bias"])
@@ -325,9 +352,9 @@ class GPT:
             q, k, v = (L.split_heads(part, cfg.n_head) for part in np.split(qkv, 3, axis=-1))
             K[:, :, start:end] = k
             Vc[:, :, start:end] = v
-            scores = (q @ K[:, :, :end].transpose(0, 1, 3, 2)) * scale  # (B, H, Tn, end)
-            scores[..., mask] = -np.inf
-            y = L.merge_heads(L.softmax(scores) @ Vc[:, :, :end])
+            scores = (q * scale) @ K[:, :, :end].transpose(0, 1, 3, 2)  # (B, H, Tn, end)
+            scores += L.causal_bias(Tn, end, scores.dtype)
+            y = L.merge_heads(L.softmax(scores, out=scores) @ Vc[:, :, :end])
             y, _ = L.linear_forward(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
             x = x + y
             m, _ = L.layernorm_forward(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
@@ -339,13 +366,16 @@ class GPT:
         return h @ P["transformer.wte.weight"].T
 
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 use_cache=True):
+                 use_cache=True, stop_token=None):
         """Sample ``max_new_tokens`` tokens after each row of ``idx``.
 
         idx: (B, T) prompt ids.  Returns (B, T + max_new_tokens).
         temperature: 0 means greedy (argmax); top_k keeps the k most likely tokens; top_p
         keeps the smallest set of tokens whose probability adds up to at least p.
         seed: an int or a ``numpy.random.Generator`` (sampling is reproducible with it).
+        stop_token: an id that ends a row (e.g. the chat format's end token).  A row that
+        has produced it is filled with it from then on, and generation stops early once
+        every row has, so the result may be shorter than T + max_new_tokens.
 
         With ``use_cache`` (the default) the keys and values of past positions are kept,
         so each new token costs one position's work instead of the whole context's.  Once
@@ -369,6 +399,7 @@ class GPT:
         out[:, : idx.shape[1]] = idx
         n = idx.shape[1]
         kv_cache, cached = None, 0  # number of positions whose keys/values are in the cache
+        finished = np.zeros(idx.shape[0], dtype=bool)
         for _ in range(max_new_tokens):
             if not use_cache:
                 logits = self.logits_last(out[:, max(0, n - cfg.block_size):n])
@@ -383,6 +414,12 @@ class GPT:
                 else:
                     logits = self._forward_with_kv_cache(out[:, n - 1:n], kv_cache, cached)
                     cached += 1
-            out[:, n] = sample_next(logits, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            next_ids = sample_next(logits, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            if stop_token is not None:
+                next_ids[finished] = stop_token
+                finished |= next_ids == stop_token
+            out[:, n] = next_ids
             n += 1
-        return out
+            if stop_token is not None and finished.all():
+                break
+        return out[:, :n]

@@ -44,6 +44,7 @@ class AdamW:
         self.m = {name: np.zeros_like(p) for name, p in params.items()}
         self.v = {name: np.zeros_like(p) for name, p in params.items()}
         self.t = 0
+        self._scratch = {}  # temporary buffers reused by every step
 
     def step(self, grads, lr=None):
         """Apply one update.  grads: dict with the same keys and shapes as params.
@@ -57,16 +58,26 @@ class AdamW:
         for name, p in self.params.items():
             g = grads[name]
             m, v = self.m[name], self.v[name]
-            # in place: m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+            # Every line below works in place, with one scratch buffer per parameter:
+            # the update touches each of p, g, m, v a few times and allocates nothing.
+            scratch = self._scratch.get(name)
+            if scratch is None or scratch.shape != p.shape:
+                scratch = self._scratch[name] = np.empty_like(p)
             m *= beta1
-            m += (1.0 - beta1) * g
+            np.multiply(g, 1.0 - beta1, out=scratch)
+            m += scratch                       # m = beta1 m + (1 - beta1) g
             v *= beta2
-            v += (1.0 - beta2) * (g * g)
+            np.multiply(g, g, out=scratch)
+            scratch *= 1.0 - beta2
+            v += scratch                       # v = beta2 v + (1 - beta2) g^2
             if self.decays[name] and self.weight_decay:
                 p *= 1.0 - lr * self.weight_decay
-            denom = np.sqrt(v / bias2)
-            denom += self.eps
-            p -= step_size * (m / denom)
+            np.multiply(v, 1.0 / bias2, out=scratch)
+            np.sqrt(scratch, out=scratch)
+            scratch += self.eps                # sqrt(v_hat) + eps
+            np.divide(m, scratch, out=scratch)
+            scratch *= step_size               # lr * m_hat / (sqrt(v_hat) + eps)
+            p -= scratch
 
     def state_dict(self) -> dict:
         """Everything needed to resume: hyperparameters, step count, moments."""

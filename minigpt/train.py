@@ -88,7 +88,7 @@ def estimate_loss(model, ids, batch_size, block_size, eval_iters, seed=0) -> flo
         x, y = get_batch(ids, batch_size, block_size, rng)
         _, loss = model.forward(x, y)
         losses.append(loss)
-    model._caches = None  # free the activations kept for a backward we will not run
+    model.release()  # free the activations kept for a backward we will not run
     return float(np.mean(losses))
 
 
@@ -111,7 +111,7 @@ def evaluate_loss(model, ids, block_size=None, batch_size=32) -> float:
         x, y = x_all[start:start + batch_size], y_all[start:start + batch_size]
         _, loss = model.forward(x, y)
         total += loss * x.size
-    model._caches = None
+    model.release()
     return total / (n_windows * T)
 
 
@@ -194,5 +194,5 @@ def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | 
 
     evaluate_and_save(config.max_iters)
     bar.close()
-    model._caches = None
+    model.release()
     return history

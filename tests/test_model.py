@@ -202,3 +202,28 @@ def test_backward_requires_forward():
     model.forward(np.array([[1, 2]]))
     with pytest.raises(RuntimeError, match="targets"):
         model.backward()
+
+
+def test_stop_token_ends_rows_and_pads_them():
+    model = random_model()
+    prompt = np.array([[1, 2, 3], [4, 5, 6]])
+    free = model.generate(prompt, 12, temperature=0)
+    stop = int(free[0, 5])  # the token row 0 greedily produces third
+    out = model.generate(prompt, 12, temperature=0, stop_token=stop)
+    assert out[0, 5] == stop and np.all(out[0, 5:] == stop)
+    np.testing.assert_array_equal(out[:, :5], free[:, :5])
+    rows_done = [(row[3:] == stop).any() for row in out]
+    if all(rows_done):
+        assert out.shape[1] <= free.shape[1]
+
+
+def test_backward_hidden_gradient_check():
+    model = perturbed_model(SMALL)
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, 11, (2, 6))
+    w = rng.normal(size=(2, 6, 8))
+    model.forward_hidden(idx)
+    grads = model.backward_hidden(w)
+    for name in ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight", "transformer.ln_f.bias"):
+        numeric = numerical_gradient(lambda: float((model.forward_hidden(idx) * w).sum()), model.params[name])
+        assert relative_error(grads[name], numeric) < 1e-6, name
