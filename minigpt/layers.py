@@ -323,3 +323,42 @@ def cross_entropy_backward(cache, dloss=1.0):
     dlogits = np.zeros((int(np.prod(shape[:-1])), shape[-1]), dtype=logp.dtype)
     dlogits[rows] = probs
     return dlogits.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Log-probabilities of chosen tokens (the building block of SFT metrics, PPO and DPO).
+# ---------------------------------------------------------------------------------------
+
+
+def token_logprobs_forward(logits, ids):
+    """log p(ids[b, t]) under softmax(logits[b, t]).
+
+    logits: (B, T, V); ids: (B, T) integer ids (any value where the result is unused,
+    e.g. padding, as long as it is a valid id).  Returns logp: (B, T).
+    """
+    logp_all = log_softmax(logits)
+    logp = np.take_along_axis(logp_all, ids[..., None], axis=-1)[..., 0]
+    return logp, (logp_all, ids)
+
+
+def token_logprobs_backward(dlogp, cache):
+    """dlogp: (B, T) -> dlogits: (B, T, V).
+
+    d log p(i) / d logits = onehot(i) - softmax(logits), scaled by dlogp per position.
+    """
+    logp_all, ids = cache
+    dlogits = np.exp(logp_all)  # softmax
+    dlogits *= -dlogp[..., None]
+    np.put_along_axis(dlogits, ids[..., None],
+                      np.take_along_axis(dlogits, ids[..., None], axis=-1) + dlogp[..., None], axis=-1)
+    return dlogits
+
+
+def log_sigmoid(x):
+    """log(1 / (1 + exp(-x))) without overflow for large |x|."""
+    return -np.logaddexp(0.0, -x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), stable for large |x|."""
+    return np.exp(log_sigmoid(x))

@@ -132,15 +132,37 @@ def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | 
     Raises TrainingDiverged, naming the step, if the loss or gradient norm is NaN or
     inf; the last checkpoint is then left as it was.
     """
-    from tqdm.auto import tqdm
-
-    from .checkpoint import save_checkpoint
-
     T = config.block_size or model.config.block_size
     if T > model.config.block_size:
         raise ValueError(f"TrainConfig.block_size={T} exceeds the model's block_size={model.config.block_size}")
     train_ids = np.asarray(train_ids, dtype=np.int64)
     val_ids = np.asarray(val_ids, dtype=np.int64)
+
+    def batch_for_step(step):
+        return get_batch(train_ids, config.batch_size, T, np.random.default_rng([config.seed, step]))
+
+    def evaluate():
+        return (estimate_loss(model, train_ids, config.batch_size, T, config.eval_iters, config.seed),
+                estimate_loss(model, val_ids, config.batch_size, T, config.eval_iters, config.seed))
+
+    return run_training(model, batch_for_step, evaluate, config, optimizer=optimizer, start_step=start_step,
+                        history=history, checkpoint_path=checkpoint_path, tokenizer=tokenizer,
+                        progress=progress)
+
+
+def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimizer=None, start_step=0,
+                 history=None, checkpoint_path=None, tokenizer=None, progress=True,
+                 desc="training", **checkpoint_extra) -> dict:
+    """The loop shared by pre-training and supervised fine-tuning.
+
+    batch_for_step(step) -> (x, y): the batch of that step (a function of the step
+    alone, which makes resuming exact); evaluate() -> (train_loss, val_loss).
+    Everything else is as in ``train``.
+    """
+    from tqdm.auto import tqdm
+
+    from .checkpoint import save_checkpoint
+
     if optimizer is None:
         optimizer = AdamW(model.params, lr=config.learning_rate, betas=(config.beta1, config.beta2),
                           weight_decay=config.weight_decay)
@@ -149,25 +171,24 @@ def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | 
     def evaluate_and_save(step):
         if history["eval_step"] and history["eval_step"][-1] == step:
             return  # already evaluated here (resuming from this step's checkpoint)
-        train_loss = estimate_loss(model, train_ids, config.batch_size, T, config.eval_iters, config.seed)
-        val_loss = estimate_loss(model, val_ids, config.batch_size, T, config.eval_iters, config.seed)
+        train_loss, val_loss = evaluate()
+        model.release()
         history["eval_step"].append(step)
         history["eval_train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model, tokenizer=tokenizer, optimizer=optimizer,
-                            step=step, history=history, train_config=config.to_dict())
-        return val_loss
+                            step=step, history=history, train_config=config.to_dict(), **checkpoint_extra)
 
     bar = tqdm(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
-               disable=not progress, desc="training", dynamic_ncols=True)
+               disable=not progress, desc=desc, dynamic_ncols=True)
     for step in bar:
         if step % config.eval_interval == 0:
             evaluate_and_save(step)
 
         t0 = time.perf_counter()
         lr = config.lr_at(step)
-        x, y = get_batch(train_ids, config.batch_size, T, np.random.default_rng([config.seed, step]))
+        x, y = batch_for_step(step)
         _, loss = model.forward(x, y)
         if not math.isfinite(loss):
             raise TrainingDiverged(

@@ -131,3 +131,19 @@ def test_layers_keep_float32():
     qkv = rng.normal(size=(2, 3, 24)).astype(np.float32)
     y, cache = L.attention_forward(qkv, 2)
     assert y.dtype == np.float32 and L.attention_backward(y, cache).dtype == np.float32
+
+
+def test_token_logprobs(rng):
+    logits = rng.normal(size=(2, 3, 5)) * 2
+    ids = rng.integers(0, 5, (2, 3))
+    logp, _ = L.token_logprobs_forward(logits, ids)
+    expected = np.log(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))
+    np.testing.assert_allclose(logp, np.take_along_axis(expected, ids[..., None], -1)[..., 0])
+    check_layer(lambda lg: L.token_logprobs_forward(lg, ids), L.token_logprobs_backward, (logits,), rng)
+
+
+def test_log_sigmoid_is_stable():
+    x = np.array([-1000.0, -1.0, 0.0, 1.0, 1000.0])
+    np.testing.assert_allclose(L.log_sigmoid(x), [-1000.0, np.log(1 / (1 + np.e)), np.log(0.5),
+                                                  np.log(1 / (1 + np.exp(-1))), 0.0], atol=1e-12)
+    np.testing.assert_allclose(L.sigmoid(np.array([0.0, 1000.0, -1000.0])), [0.5, 1.0, 0.0])
