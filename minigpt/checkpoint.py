@@ -37,8 +37,13 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
-def save_checkpoint(path, model: GPT, tokenizer=None, optimizer: AdamW | None = None, **extra):
+def save_checkpoint(path, model, tokenizer=None, optimizer: AdamW | None = None, *, storage_dtype=None,
+                    **extra):
     """Write ``model`` (and optionally its tokenizer and optimizer) to ``path`` (.npz).
+
+    ``model`` is a ``GPT`` or a ``minigpt.reward.RewardModel``.  ``storage_dtype``
+    (e.g. ``np.float16``) stores the parameters at lower precision to make a small file
+    to ship; loading converts them back to the model's dtype.
 
     ``extra`` holds JSON-serialisable values saved alongside, e.g. ``step=1000,
     history=history, train_config=config.to_dict()``; ``load_checkpoint`` returns them
@@ -59,10 +64,11 @@ def save_checkpoint(path, model: GPT, tokenizer=None, optimizer: AdamW | None = 
                 f"refusing to save {path}: parameter {name} contains NaN or inf "
                 "(training diverged); the previous checkpoint is left untouched"
             )
-        arrays[f"param/{name}"] = array
+        arrays[f"param/{name}"] = array if storage_dtype is None else array.astype(storage_dtype)
     meta = {
         "format": FORMAT,
         "version": VERSION,
+        "model_type": "reward" if "head.weight" in model.params else "gpt",
         "config": model.config.to_dict(),
         "dtype": str(model.dtype),
         "tokenizer": tokenizer.to_dict() if tokenizer is not None else None,
@@ -119,8 +125,12 @@ def load_checkpoint(path) -> dict:
 
     config = GPTConfig.from_dict(meta["config"])
     params = {k[len("param/"):]: a for k, a in arrays.items() if k.startswith("param/")}
+    model_class = GPT
+    if meta.get("model_type", "gpt") == "reward":
+        from .reward import RewardModel
+        model_class = RewardModel
     try:
-        model = GPT.from_state_dict(config, params, dtype=meta.get("dtype", "float32"))
+        model = model_class.from_state_dict(config, params, dtype=meta.get("dtype", "float32"))
     except ValueError as exc:
         raise ValueError(f"{path}: parameters do not match the saved config: {exc}") from exc
 

@@ -171,19 +171,10 @@ class Rollout:
 
 
 def sample_answers(policy, prompts, end_id, max_new_tokens, rng, temperature=1.0):
-    """Answer each prompt (a list of 1-D id arrays).  Prompts of equal length are
-    generated together (they need no padding); returns a Rollout."""
-    answers = [None] * len(prompts)
-    lengths = np.array([len(p) for p in prompts])
-    for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
-        batch = np.stack([prompts[i] for i in rows])
-        budget = min(max_new_tokens, policy.config.block_size - int(length))
-        out = policy.generate(batch, budget, temperature=temperature, seed=rng, stop_token=end_id)
-        for row, seq in zip(rows, out):
-            answer = seq[length:]
-            stop = np.flatnonzero(answer == end_id)
-            answers[row] = answer[: stop[0] + 1] if len(stop) else answer
+    """Answer each prompt (a list of 1-D id arrays) and pack the result as a Rollout."""
+    from .sft import answer_prompts
+
+    answers = answer_prompts(policy, prompts, end_id, max_new_tokens, rng, temperature)
     return pack_rollout(prompts, answers, end_id)
 
 

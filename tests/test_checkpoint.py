@@ -128,3 +128,17 @@ def test_float64_model_round_trips(tmp_path):
     ck = load_checkpoint(save_checkpoint(tmp_path / "c.npz", model))
     assert ck["model"].dtype == np.float64
     assert zipfile.is_zipfile(tmp_path / "c.npz")
+
+
+def test_reward_model_and_half_precision_storage(tmp_path):
+    from minigpt.reward import RewardModel
+
+    rm = RewardModel(GPT(CFG, seed=0), seed=0)
+    path = save_checkpoint(tmp_path / "rm.npz", rm, storage_dtype=np.float16, stage="reward_model")
+    ck = load_checkpoint(path)
+    assert isinstance(ck["model"], RewardModel) and ck["stage"] == "reward_model"
+    assert ck["model"].dtype == np.float32
+    for name, p in rm.params.items():
+        np.testing.assert_array_equal(ck["model"].params[name], p.astype(np.float16).astype(np.float32))
+    with np.load(path, allow_pickle=False) as npz:
+        assert npz["param/head.weight"].dtype == np.float16
