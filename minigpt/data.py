@@ -338,9 +338,17 @@ def _iter_methods(
             yield f"{class_name}.{name}", attribute, doc
 
 
+# Built-in names that interactive shells replace with their own functions (Jupyter's
+# kernel swaps ``input`` for one that asks the notebook front end).  They are left out
+# everywhere, so the corpus is the same in a script, a terminal and a notebook.
+SHELL_REPLACED_BUILTINS = frozenset({"input"})
+
+
 def _is_public_definition(name: str, obj: object, module_name: str, namespace: dict) -> bool:
     """Is ``namespace[name]`` a public function or class defined in ``module_name``?"""
     if name.startswith("_"):
+        return False
+    if module_name == "builtins" and name in SHELL_REPLACED_BUILTINS:
         return False
     if not (inspect.isclass(obj) or inspect.isroutine(obj)):
         return False  # constants, submodules, special forms, ...

@@ -95,6 +95,15 @@ def test_pydoc_corpus_is_deterministic_and_cached():
     assert data.load_text("pydoc") == first
 
 
+def test_pydoc_corpus_is_the_same_when_a_shell_replaces_input(monkeypatch):
+    """Jupyter's kernel swaps builtins.input for its own; the corpus must not notice."""
+    import builtins
+
+    before = data._build_pydoc_corpus()
+    monkeypatch.setattr(builtins, "input", lambda prompt="": "")
+    assert data._build_pydoc_corpus() == before
+
+
 def test_pydoc_corpus_contents():
     text = data.pydoc_corpus()
     info = data.corpus_info(text)
