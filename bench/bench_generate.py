@@ -34,6 +34,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
     cfg = GPTConfig(vocab_size=1000, block_size=512, n_layer=4, n_head=4, d_model=256)
@@ -74,6 +75,11 @@ def main(argv=None):
     print(f"\nKV cache speed-up over recomputation: {results['minigpt, no cache'] / base:.1f}x")
     if "PyTorch, KV cache" in results:
         print(f"minigpt / PyTorch (both cached): {results['PyTorch, KV cache'] / base:.2f}x")
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine_summary(), "new_tokens": n,
+                       "tokens_per_sec": {k: n / v for k, v in results.items()}}, f, indent=1)
     return 0
 
 

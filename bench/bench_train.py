@@ -75,6 +75,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="steps per timing round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best round counts")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
     have_torch = False
@@ -92,6 +93,7 @@ def main(argv=None):
     if have_torch:
         header += f" {'torch tok/s':>12} {'MFU':>6} {'minigpt/torch':>14}"
     print(header)
+    rows = []
     for vocab, d, layers, heads, seq_len, batch in CONFIGS:
         cfg = GPTConfig(vocab_size=vocab, block_size=seq_len, n_layer=layers, n_head=heads, d_model=d)
         data = np.random.default_rng(1).integers(0, vocab, 200_000)
@@ -112,6 +114,13 @@ def main(argv=None):
             row += f" {tokens / best['torch']:12,.0f} {flops / best['torch'] / 1e9 / peak:6.1%} " \
                    f"{best['torch'] / best['minigpt']:13.2f}x"
         print(row, flush=True)
+        rows.append({"config": [vocab, d, layers, heads, seq_len, batch], "flops_per_step": flops,
+                     **{f"{name}_tokens_per_sec": tokens / t for name, t in best.items()},
+                     **{f"{name}_mfu": flops / t / 1e9 / peak for name, t in best.items()}})
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine_summary(), "matmul_peak_gflops": peak, "rows": rows}, f, indent=1)
     return 0
 
 

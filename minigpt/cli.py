@@ -77,7 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=float, default=None)
     s.add_argument("--num-samples", type=_positive_int, default=1)
     s.add_argument("--seed", type=int, default=0)
+    pl = sub.add_parser("pipeline", help="run every stage: pre-training, SFT, reward model, PPO, DPO, evaluation",
+                        description="Run the whole course: corpus -> tokenizer -> pre-training -> SFT -> reward "
+                                    "model -> PPO -> DPO -> evaluation. Writes OUT/checkpoints/*.npz, "
+                                    "OUT/report.json, OUT/samples.json and OUT/plots/*.png.",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    pl.add_argument("--out", type=Path, required=True, help="output folder")
+    pl.add_argument("--quick", action="store_true", help="a reduced run of a few minutes (what the tests use)")
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
+
+
+def cmd_pipeline(args) -> int:
+    from .pipeline import Pipeline, PipelineConfig
+
+    config = PipelineConfig.quick() if args.quick else PipelineConfig()
+    config.seed = args.seed
+    Pipeline(args.out, config, progress=not args.no_progress).run()
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -160,7 +178,7 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "pipeline": cmd_pipeline}
 
 
 def main(argv=None) -> int:

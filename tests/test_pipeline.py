@@ -1,0 +1,62 @@
+"""The whole pipeline, in its quick form: every stage runs, the report holds the numbers
+the book quotes, and the saved checkpoints reproduce them."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from minigpt import load_checkpoint
+from minigpt.pipeline import Pipeline, PipelineConfig, fit_through_origin
+from minigpt.reward import RewardModel
+from minigpt.sft import sft_loss
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipeline")
+    pipeline = Pipeline(out, PipelineConfig.quick(), progress=False, log=lambda *a: None)
+    report = pipeline.run()
+    return out, report, pipeline
+
+
+def test_report_has_every_number(quick_run):
+    out, report, _ = quick_run
+    on_disk = json.loads((out / "report.json").read_text())
+    for stage, key in [("pretrain", "val_loss"), ("pretrain", "val_perplexity"), ("sft", "heldout_gold"),
+                       ("sft", "heldout_gold_se"), ("reward_model", "heldout_accuracy"),
+                       ("reward_model", "labeler_ceiling"), ("ppo", "heldout_gold"), ("ppo", "heldout_gold_se"),
+                       ("ppo", "kl"), ("dpo", "heldout_gold"), ("dpo", "heldout_gold_se")]:
+        value = on_disk[stage][key]
+        assert isinstance(value, float) and math.isfinite(value), (stage, key)
+    assert on_disk["seed"] == 0 and on_disk["config"]["n_layer"] == 2
+    assert on_disk["pretrain"]["val_perplexity"] == pytest.approx(math.exp(on_disk["pretrain"]["val_loss"]))
+    # pre-training learned something: well below the uniform guess
+    assert on_disk["pretrain"]["val_loss"] < on_disk["pretrain"]["uniform_loss"] - 1.0
+    assert 0 <= on_disk["sft"]["heldout_gold"] <= 1
+    assert report["ppo"]["kl"] > 0  # PPO moved the policy away from the SFT model
+    for name in ("losses", "reward_model_accuracy", "overoptimisation", "beta_sweep", "stages"):
+        assert (out / "plots" / f"{name}.png").stat().st_size > 1000
+    samples = json.loads((out / "samples.json").read_text())
+    assert set(samples) >= {"sft", "ppo", "dpo"} and samples["sft"][0]["question"]
+
+
+def test_checkpoints_reproduce_the_report(quick_run):
+    out, report, pipeline = quick_run
+    sft = load_checkpoint(out / "checkpoints" / "sft.npz")
+    assert sft["stage"] == "sft" and sft["tokenizer"].vocab_size == 384
+    # the shipped float16 weights are exactly the evaluated model
+    assert sft_loss(sft["model"], pipeline.heldout_pairs) == pytest.approx(report["sft"]["heldout_loss"], rel=1e-6)
+    rm = load_checkpoint(out / "checkpoints" / "reward_model.npz")["model"]
+    assert isinstance(rm, RewardModel)
+    for name in ("pretrain", "ppo", "dpo"):
+        assert load_checkpoint(out / "checkpoints" / f"{name}.npz")["model"].config.n_layer == 2
+
+
+def test_fit_through_origin_recovers_known_curves():
+    d = np.linspace(0.2, 3, 12)
+    a, b = fit_through_origin(d, d * (0.5 - 0.1 * d), "bon")
+    assert (a, b) == pytest.approx((0.5, 0.1))
+    a, b = fit_through_origin(d, d * (0.4 - 0.2 * np.log(d)), "rl")
+    assert (a, b) == pytest.approx((0.4, 0.2))
