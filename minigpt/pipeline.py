@@ -87,9 +87,9 @@ class PipelineConfig:
                    pretrain_iters=150, sft_iters=80, rm_pair_counts=(30, 120), rm_epochs=1,
                    eval_prompts=32, bon_prompts=12, bon_n=(1, 2, 4),
                    ppo=PPOConfig(iterations=2, rollout_size=16, minibatch_size=8, ppo_epochs=2,
-                                 learning_rate=3e-5, value_learning_rate=1e-4),
+                                 learning_rate=1e-3, value_learning_rate=1e-3),
                    ppo_eval_every=2, ppo_eval_prompts=12, beta_sweep=(0.2,), beta_sweep_iterations=1,
-                   dpo_epochs=1, max_new_tokens=20)
+                   dpo_epochs=1, dpo_lr=1e-3, max_new_tokens=20)
 
     def to_dict(self) -> dict:
         d = asdict(self)
