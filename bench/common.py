@@ -25,17 +25,10 @@ def matmul_peak_gflops(n=1024, repeats=20, dtype=np.float32) -> float:
 
 
 def train_step_flops(vocab_size, d_model, n_layer, seq_len, batch) -> float:
-    """Floating-point operations of one training step (forward + backward).
-
-    Matrix multiplies only (they are >95% of the work): 2 FLOPs per multiply-add in the
-    forward pass and twice that in the backward pass (gradients of inputs and weights).
-    Per token and layer the forward pass does qkv 6C^2, output projection 2C^2, MLP 16C^2,
-    attention scores and mixing 4TC (the full T x T product, as computed); plus the LM
-    head's 2CV per token.
-    """
-    C, T, L, V = d_model, seq_len, n_layer, vocab_size
-    forward_per_token = L * (24 * C * C + 4 * T * C) + 2 * C * V
-    return 3 * forward_per_token * T * batch
+    """FLOPs of one training step: see ``minigpt.model.training_flops``."""
+    from minigpt.model import GPTConfig, training_flops
+    cfg = GPTConfig(vocab_size=vocab_size, block_size=seq_len, n_layer=n_layer, n_head=1, d_model=d_model)
+    return training_flops(cfg, batch, seq_len)
 
 
 def machine_summary() -> str:

@@ -81,6 +81,21 @@ def parameter_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def training_flops(config: GPTConfig, batch_size: int, seq_len: int) -> int:
+    """Floating-point operations of one training step (forward + backward).
+
+    Counts the matrix multiplies, which are nearly all of the work: 2 FLOPs per
+    multiply-add in the forward pass and twice as many in the backward pass (one product
+    for the gradient of the input, one for the weight).  Per token and layer the forward
+    pass does qkv 6C^2, the output projection 2C^2, the MLP 16C^2, and attention's
+    scores and weighted sum 4TC (the whole T x T product, as computed, masked half
+    included); the tied LM head adds 2CV per token.
+    """
+    C, T, L, V = config.d_model, seq_len, config.n_layer, config.vocab_size
+    forward_per_token = L * (24 * C * C + 4 * T * C) + 2 * C * V
+    return 3 * forward_per_token * T * batch_size
+
+
 def init_params(config: GPTConfig, seed=0, dtype=np.float32) -> dict[str, np.ndarray]:
     """GPT-2 initialisation: weights ~ N(0, 0.02), biases 0, LayerNorm weights 1, and the
     two projections that write into the residual stream (attn.c_proj, mlp.c_proj) scaled

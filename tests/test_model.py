@@ -227,3 +227,12 @@ def test_backward_hidden_gradient_check():
     for name in ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight", "transformer.ln_f.bias"):
         numeric = numerical_gradient(lambda: float((model.forward_hidden(idx) * w).sum()), model.params[name])
         assert relative_error(grads[name], numeric) < 1e-6, name
+
+
+def test_training_flops_counts_the_matmuls():
+    from minigpt.model import training_flops
+    cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, d_model=128)
+    non_embedding = GPT(cfg).num_parameters() - 65 * 128 - 64 * 128
+    # the classic estimate 6 N per token (N: weights of the matmuls) plus attention's 12 L T C
+    matmul_weights = non_embedding - 4 * (2 * 2 * 128 + 3 * 128 + 128 + 4 * 128 + 128) - 2 * 128 + 65 * 128
+    assert training_flops(cfg, 12, 64) == 12 * 64 * (6 * matmul_weights + 12 * 4 * 64 * 128)
