@@ -1,0 +1,325 @@
+"""The book builds, offline, in both editions, and reads correctly in a browser.
+
+Both editions are built once per test session, side by side, into a temporary folder:
+
+* instructor: ``jupyter-book build . -W -n --keep-going``
+* student:    ``jupyter-book build . --config _config_student.yml ... -W -n --keep-going``
+
+The notebooks are stored executed and the book does not run them (``execute_notebooks: off``),
+so the builds take seconds. The browser check (tests/browser_check.py) then opens every page
+of the instructor edition in headless Chromium. A missing Chromium or Playwright is a failure,
+not a skip: `.ci/run` installs Chromium, requirements.txt installs Playwright.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import browser_check
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+BUILD_TIMEOUT_S = 300
+PART_ONE = [f"{n:02d}" for n in range(1, 9)]
+
+_JB = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+
+
+def _jupyter_book(*args: str) -> list[str]:
+    return [sys.executable, "-c", _JB, *args]
+
+
+def _build(source: Path, out: Path, config: str | None = None) -> subprocess.Popen:
+    extra = ["--config", str(source / config)] if config else []
+    cmd = _jupyter_book("build", str(source), *extra, "--path-output", str(out), "-W", "-n", "--keep-going")
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    with open(out / "build.log", "w") as log:  # the child keeps its own copy of the handle
+        return subprocess.Popen(cmd, cwd=source, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
+
+
+class Edition:
+    def __init__(self, name: str, out: Path, returncode: int, seconds: float):
+        self.name, self.out, self.returncode, self.seconds = name, out, returncode, seconds
+        self.site = out / "_build" / "html"
+        self.log = (out / "build.log").read_text(errors="replace")
+
+    def page(self, docname: str) -> str:
+        return (self.site / f"{docname}.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def editions(tmp_path_factory) -> dict[str, Edition]:
+    root = tmp_path_factory.mktemp("book")
+    jobs = {
+        "instructor": (root / "instructor", None),
+        "student": (root / "student", "_config_student.yml"),
+    }
+    started = time.perf_counter()
+    procs = {name: _build(REPO, out, config) for name, (out, config) in jobs.items()}
+    result = {}
+    for name, proc in procs.items():
+        try:
+            code = proc.wait(timeout=BUILD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = -9
+        result[name] = Edition(name, jobs[name][0], code, time.perf_counter() - started)
+    return result
+
+
+def _toc_docnames() -> list[str]:
+    """Every page the table of contents names (globs expanded against the files on disk)."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                names.append(str(Path(entry["file"]).with_suffix("")))
+            if "glob" in entry:
+                for path in sorted(REPO.glob(entry["glob"])):
+                    if path.suffix in (".ipynb", ".md"):
+                        names.append(path.relative_to(REPO).with_suffix("").as_posix())
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return names
+
+
+def _chapters() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def _markdown(nb_path: Path) -> list[str]:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in nb["cells"] if c["cell_type"] == "markdown"]
+
+
+_SOLUTION = re.compile(r"^(:{3,}|`{3,})\{solution\}[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_PHRASE = re.compile(r"(?<![\w$\\`])[A-Za-z]+(?: [A-Za-z,]+){5,}")
+
+
+def _solution_phrases(nb_path: Path) -> list[str]:
+    """A phrase of plain words from each solution of the chapter (to look for in the pages)."""
+    phrases = []
+    for text in _markdown(nb_path):
+        for match in _SOLUTION.finditer(text):
+            body = match.group(2)
+            body = re.sub(r"^(```|~~~).*?^\1", " ", body, flags=re.MULTILINE | re.DOTALL)  # code
+            body = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`", " ", body, flags=re.DOTALL)  # math, code
+            body = re.sub(r"^:\w+:.*$", " ", body, flags=re.MULTILINE)  # directive options
+            candidates = [p.strip(" ,") for line in body.splitlines() for p in _PHRASE.findall(line)]
+            candidates = [p for p in candidates if len(p.split()) >= 4]
+            if candidates:
+                phrases.append(max(candidates, key=len))
+    return phrases
+
+
+def _page_text(page_html: str) -> str:
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", page_html, flags=re.DOTALL)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return re.sub(r"\s+", " ", text)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["instructor", "student"])
+def test_build_passes_with_no_warnings(editions, name):
+    edition = editions[name]
+    assert edition.returncode == 0, f"{name} build failed:\n{edition.log[-6000:]}"
+    problems = [line for line in edition.log.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
+    assert not problems, "\n".join(problems)
+    assert (edition.site / "index.html").is_file()
+    print(f"{name} edition built in {edition.seconds:.1f} s")
+
+
+def test_student_config_is_the_instructor_config_with_solutions_hidden():
+    instructor = yaml.safe_load((REPO / "_config.yml").read_text())
+    student = yaml.safe_load((REPO / "_config_student.yml").read_text())
+    assert instructor["sphinx"]["config"]["hide_solutions"] is False
+    assert student["sphinx"]["config"]["hide_solutions"] is True
+    student["sphinx"]["config"]["hide_solutions"] = False
+    assert student == instructor, "_config_student.yml must equal _config.yml except for hide_solutions"
+
+
+def test_part_one_chapters_exist():
+    numbers = [p.name[:2] for p in _chapters()]
+    missing = [n for n in PART_ONE if n not in numbers]
+    assert not missing, f"Part I chapters missing from notebooks/: {missing}"
+
+
+@pytest.mark.parametrize("name", ["instructor", "student"])
+def test_every_page_is_built(editions, name):
+    edition = editions[name]
+    docnames = _toc_docnames()
+    chapters = {p.relative_to(REPO).with_suffix("").as_posix() for p in _chapters()}
+    assert chapters <= set(docnames), f"notebooks missing from _toc.yml: {sorted(chapters - set(docnames))}"
+    missing = [d for d in docnames if not (edition.site / f"{d}.html").is_file()]
+    assert not missing, f"pages missing from the {name} edition: {missing}"
+    for doc in sorted(chapters):
+        page = edition.page(doc)
+        assert 'id="' in page and "<h1>" in page, f"{doc}: no title"
+        assert "cell_output" in page, f"{doc}: no outputs (is the notebook stored executed?)"
+
+
+def test_instructor_edition_shows_solutions_and_student_edition_has_none(editions):
+    instructor, student = editions["instructor"], editions["student"]
+    checked = 0
+    for nb in _chapters():
+        doc = nb.relative_to(REPO).with_suffix("").as_posix()
+        n_solutions = sum(len(_SOLUTION.findall(text)) for text in _markdown(nb))
+        n_exercises = sum(len(re.findall(r"^(?::{3,}|`{3,})\{exercise\}", t, re.MULTILINE)) for t in _markdown(nb))
+        inst_html, stud_html = instructor.page(doc), student.page(doc)
+        assert inst_html.count('<div class="solution') == n_solutions, doc
+        assert stud_html.count('<div class="solution') == 0, doc
+        assert stud_html.count('<div class="exercise') == inst_html.count('<div class="exercise') == n_exercises, doc
+        inst_text, stud_text = _page_text(inst_html), _page_text(stud_html)
+        for phrase in _solution_phrases(nb):
+            assert phrase in inst_text, f"{doc}: solution text {phrase!r} not in the instructor edition"
+            assert phrase not in stud_text, f"{doc}: solution text {phrase!r} in the student edition"
+            checked += 1
+    assert checked or not _chapters(), "no solution text found to check"
+    # nowhere else in the student site either: no page sources (with the solutions), no download
+    # or launch buttons leading to them
+    sources = [p for p in student.site.rglob("*") if p.suffix in (".ipynb", ".md")]
+    assert not sources, f"page sources copied into the student edition: {sources[:5]}"
+    for nb in _chapters():
+        page = student.page(nb.relative_to(REPO).with_suffix("").as_posix())
+        assert "mybinder.org" not in page and "colab.research.google.com" not in page
+    all_text = "\n".join(p.read_text(errors="replace") for p in student.site.rglob("*") if p.suffix in (".html", ".js", ".txt"))
+    for nb in _chapters():
+        for phrase in _solution_phrases(nb):
+            assert phrase not in all_text
+
+
+def test_exercises_are_numbered_per_chapter(editions):
+    for nb in _chapters():
+        page = editions["instructor"].page(nb.relative_to(REPO).with_suffix("").as_posix())
+        numbers = re.findall(r'<span class="caption-number">Exercise ([\w.]+) </span>', page)
+        prefix = "A" if nb.name.startswith("appendix") else str(int(nb.name[:2]))
+        assert numbers == [f"{prefix}.{i}" for i in range(1, len(numbers) + 1)], (nb.name, numbers)
+
+
+def test_launch_buttons_in_instructor_edition(editions):
+    for nb in _chapters():
+        page = editions["instructor"].page(nb.relative_to(REPO).with_suffix("").as_posix())
+        assert f"mybinder.org/v2/gh/minigpt-book/minigpt/main?urlpath=tree/notebooks/{nb.name}" in page
+        assert f"colab.research.google.com/github/minigpt-book/minigpt/blob/main/notebooks/{nb.name}" in page
+
+
+@pytest.mark.parametrize("name", ["instructor", "student"])
+def test_math_is_served_locally(editions, name):
+    site = editions[name].site
+    entry = site / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js"
+    assert entry.is_file() and (site / "_static" / "mathjax" / "LICENSE").is_file()
+    pages_with_math = 0
+    for page in sorted(site.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        rel = page.relative_to(site).as_posix()
+        # no script, stylesheet, image or font from another host
+        external = re.findall(r"<(?:script|img|iframe|source)\b[^>]*\bsrc=\"(https?:)?//[^\"]*\"", text)
+        external += re.findall(r"<link\b[^>]*rel=\"(?:stylesheet|preload|modulepreload)\"[^>]*href=\"(?:https?:)?//[^\"]*\"", text)
+        assert not external, f"{rel} loads from another host: {external}"
+        if 'class="math' in text:
+            pages_with_math += 1
+            assert "_static/mathjax/es5/tex-mml-chtml.js" in text, f"{rel}: math but no local MathJax"
+    assert pages_with_math >= 2  # the notation page, and chapters
+    notation = editions[name].page("book/notation")
+    assert notation.count('class="math') > 20
+
+
+def test_chapter_math_reaches_the_page(editions):
+    for nb in _chapters():
+        has_math = any(re.search(r"\$[^$\s][^$]*\$", t) for t in _markdown(nb))
+        if has_math:
+            page = editions["instructor"].page(nb.relative_to(REPO).with_suffix("").as_posix())
+            assert 'class="math' in page, f"{nb.name}: its $...$ math did not become math elements"
+
+
+def test_every_page_in_a_browser(editions, tmp_path):
+    """Headless Chromium: pages load, MathJax typesets, images load, no errors, no other host."""
+    site = editions["instructor"].site
+    assert editions["instructor"].returncode == 0
+    started = time.perf_counter()
+    reports = browser_check.check_site(site)
+    elapsed = time.perf_counter() - started
+    by_page = {r.page: r for r in reports}
+    problems = [f"{r.page}: {p}" for r in reports for p in r.problems()]
+    assert not problems, "\n".join(problems)
+    for d in _toc_docnames():
+        assert f"{d}.html" in by_page, f"{d} was not checked"
+    for nb in _chapters():
+        report = by_page[nb.relative_to(REPO).with_suffix(".html").as_posix()]
+        if report.math_elements:
+            assert report.mathjax_containers >= report.math_elements
+    assert by_page["book/preface.html"].images >= 1  # the pipeline figure
+    assert by_page["book/notation.html"].mathjax_containers > 20
+    print(f"browser check: {len(reports)} pages in {elapsed:.1f} s")
+
+
+def test_strip_solutions_script(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import strip_solutions
+    finally:
+        sys.path.pop(0)
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ":::{exercise}\n:label: ex-x\nDo it.\n:::\n\n"
+             ":::{solution} ex-x\n:class: dropdown\nTHE ANSWER\n```python\nprint(1)\n```\n:::\n"},
+            {"cell_type": "markdown", "metadata": {}, "source": "```{solution-start} ex-x\n```\nGATED ANSWER"},
+            {"cell_type": "code", "metadata": {}, "source": "print('GATED CODE')", "outputs": [], "execution_count": None},
+            {"cell_type": "markdown", "metadata": {}, "source": "```{solution-end}\n```\nAfter."},
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    stripped, removed = strip_solutions.strip_notebook(nb)
+    text = json.dumps(stripped)
+    assert removed == 2
+    assert "Do it." in text and "After." in text
+    assert "THE ANSWER" not in text and "GATED" not in text
+    out = tmp_path / "out"
+    assert strip_solutions.main([str(NOTEBOOKS), str(out)]) == 0 or not _chapters()
+    for nb_path in _chapters():
+        copy = (out / nb_path.name).read_text()
+        for phrase in _solution_phrases(nb_path):
+            assert phrase not in copy
+
+
+def test_gated_solutions_are_hidden_in_the_student_edition(tmp_path):
+    """sphinx-exercise crashes on gated solutions with hide_solutions; book/_ext works around it."""
+    book = tmp_path / "mini"
+    book.mkdir()
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    md = ("# Intro\n\n$x^2$\n\n:::{exercise}\n:label: ex-gated\nWhat is 1 + 1?\n:::\n\n"
+          "```{solution-start} ex-gated\n:class: dropdown\n```\nGATED SOLUTION TEXT\n\n"
+          "```python\nprint(1 + 1)\n```\n\n```{solution-end}\n```\n\nAFTER THE SOLUTION\n")
+    (book / "intro.md").write_text(md)
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config["sphinx"]["local_extensions"] = {"minigpt_book": str(REPO / "book" / "_ext")}
+    config["bibtex_bibfiles"] = [str(REPO / "book" / "references.bib")]
+    procs = {}
+    for hide in (False, True):  # both editions side by side
+        config["sphinx"]["config"]["hide_solutions"] = hide
+        (book / f"_config_{hide}.yml").write_text(yaml.safe_dump(config))
+        procs[hide] = _build(book, tmp_path / f"out-{hide}", config=f"_config_{hide}.yml")
+    for hide, proc in procs.items():
+        out = tmp_path / f"out-{hide}"
+        assert proc.wait(timeout=BUILD_TIMEOUT_S) == 0, (out / "build.log").read_text()[-4000:]
+        page = (out / "_build" / "html" / "intro.html").read_text()
+        assert "AFTER THE SOLUTION" in page and "What is 1 + 1?" in page
+        assert ("GATED SOLUTION TEXT" in page) is (not hide)
