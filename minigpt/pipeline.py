@@ -39,7 +39,7 @@ from .ppo import PPOConfig, PPOTrainer, action_logprobs, pack_rollout
 from .reward import RewardModel, train_reward_step
 from .sft import answer_prompts, encode_dataset, prompt_ids, sft_loss, train_sft
 from .tokenizer import SPECIAL_TOKENS, BPETokenizer
-from .train import TrainConfig, evaluate_loss, train
+from .train import TrainConfig, evaluate_loss, progress_bar, train
 
 
 @dataclass
@@ -414,9 +414,9 @@ class Pipeline:
             ev = self.evaluate_policy(policy, eval_set, seed=1000 + it, reward_model=reward_model)
             curve.append({"iteration": it, **ev})
 
-        from tqdm.auto import tqdm
         evaluate(0)
-        for it in tqdm(range(1, iterations + 1), desc=f"PPO {label}", disable=not self.progress, dynamic_ncols=True):
+        for it in progress_bar(range(1, iterations + 1), desc=f"PPO {label}", disable=not self.progress,
+                               dynamic_ncols=True):
             rows = rng.choice(len(self.train_examples), pcfg.rollout_size, replace=False)
             prompts = [prompt_ids(self.tokenizer, self.train_examples[i]["question"]) for i in rows]
             stats = trainer.step(prompts)
@@ -467,8 +467,7 @@ class Pipeline:
         n = len(chosen)
         total = cfg.dpo_epochs * math.ceil(n / cfg.dpo_batch)
         log, step = [], 0
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc="DPO", disable=not self.progress, dynamic_ncols=True)
+        bar = progress_bar(total=total, desc="DPO", disable=not self.progress, dynamic_ncols=True)
         for _ in range(cfg.dpo_epochs):
             order = rng.permutation(n)
             for start in range(0, n, cfg.dpo_batch):

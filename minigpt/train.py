@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -115,6 +116,18 @@ def evaluate_loss(model, ids, block_size=None, batch_size=32) -> float:
     return total / (n_windows * T)
 
 
+def progress_bar(iterable=None, *, disable=False, **kwargs):
+    """A tqdm progress bar: a notebook widget where ipywidgets is installed, text
+    otherwise (without the warning tqdm prints about the missing widget)."""
+    if disable:
+        from tqdm import tqdm
+        return tqdm(iterable, disable=True, **kwargs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss or the gradients stopped being finite numbers."""
 
@@ -159,8 +172,6 @@ def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimi
     alone, which makes resuming exact); evaluate() -> (train_loss, val_loss).
     Everything else is as in ``train``.
     """
-    from tqdm.auto import tqdm
-
     from .checkpoint import save_checkpoint
 
     if optimizer is None:
@@ -180,8 +191,8 @@ def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimi
             save_checkpoint(checkpoint_path, model, tokenizer=tokenizer, optimizer=optimizer,
                             step=step, history=history, train_config=config.to_dict(), **checkpoint_extra)
 
-    bar = tqdm(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
-               disable=not progress, desc=desc, dynamic_ncols=True)
+    bar = progress_bar(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,
+                       disable=not progress, desc=desc, dynamic_ncols=True)
     for step in bar:
         if step % config.eval_interval == 0:
             evaluate_and_save(step)
