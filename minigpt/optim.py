@@ -10,9 +10,11 @@ import numpy as np
 def default_decay_filter(name: str, array: np.ndarray) -> bool:
     """Which parameters get weight decay: the matrices of the linear layers only.
 
-    Biases and LayerNorm gains are 1-D (decaying them pulls the gain toward 0, which
-    only hurts), and the token and position embeddings are lookup tables whose rows are
-    updated only when used, so decay would shrink rare tokens for no reason.
+    Biases and LayerNorm gains are 1-D: decaying a gain pulls it toward 0, which only
+    hurts.  The token and position embeddings are left out too, as in many GPT recipes:
+    decay is meant to keep the maps that multiply activations small, while an
+    embedding's scale is set by the LayerNorm that reads it.  (nanoGPT decays every 2-D
+    array, embeddings included; both train well at this size.)
     """
     return array.ndim >= 2 and not (name.endswith("wte.weight") or name.endswith("wpe.weight"))
 
