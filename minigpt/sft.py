@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .instructions import END, encode_example, format_prompt, pad_batch
+from .instructions import ASSISTANT, END, USER, encode_example, pad_batch
 from .train import TrainConfig, run_training
 
 
@@ -63,8 +63,11 @@ def train_sft(model, train_pairs, val_pairs, config: TrainConfig, *, progress=Tr
 
 
 def prompt_ids(tokenizer, question) -> np.ndarray:
-    """The chat prompt for ``question`` as ids (markers added as special tokens)."""
-    return np.array(encode_example(tokenizer, question, "", 10**9)[0][:-1], dtype=np.int64)
+    """The chat prompt for ``question`` as ids: <|user|> question <|assistant|>, the
+    markers added by id and the question encoded as plain text (as in encode_example)."""
+    special = tokenizer.special_tokens
+    ids = [special[USER], *tokenizer.encode(question, allowed_special="none"), special[ASSISTANT]]
+    return np.array(ids, dtype=np.int64)
 
 
 def answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature=1.0):
@@ -100,5 +103,4 @@ def answer_questions(model, tokenizer, questions, max_new_tokens=40, temperature
     return results
 
 
-__all__ = ["encode_dataset", "sft_loss", "train_sft", "prompt_ids", "answer_prompts", "answer_questions",
-           "format_prompt"]
+__all__ = ["encode_dataset", "sft_loss", "train_sft", "prompt_ids", "answer_prompts", "answer_questions"]
