@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from .parallel import for_row_blocks
+
 # ---------------------------------------------------------------------------------------
 # Embedding: a table lookup.
 # ---------------------------------------------------------------------------------------
@@ -90,15 +92,28 @@ def layernorm_forward(x, weight, bias, eps=1e-5):
 
     y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over the last axis
     (biased variance, as in PyTorch).
+
+    Every row (position) is normalised on its own, so the rows are split over threads
+    (``minigpt.parallel``); each block runs the same NumPy lines the whole array would.
     """
-    mean = x.mean(axis=-1, keepdims=True)
-    xhat = x - mean
-    var = np.mean(xhat * xhat, axis=-1, keepdims=True)
-    rstd = 1.0 / np.sqrt(var + eps)
-    xhat *= rstd  # in place: x - mean becomes the normalised x
-    out = xhat * weight
-    out += bias
-    return out, (xhat, rstd, weight)
+    C = x.shape[-1]
+    x2d = x.reshape(-1, C)
+    xhat = np.empty(x2d.shape, dtype=x.dtype)
+    rstd = np.empty((len(x2d), 1), dtype=x.dtype)
+    out = np.empty(x2d.shape, dtype=x.dtype)
+
+    def rows(a, b):
+        xs, xh, r = x2d[a:b], xhat[a:b], rstd[a:b]
+        np.subtract(xs, xs.mean(axis=-1, keepdims=True), out=xh)  # x - mean
+        np.add(np.mean(xh * xh, axis=-1, keepdims=True), eps, out=r)
+        np.sqrt(r, out=r)
+        np.divide(1.0, r, out=r)  # rstd = 1 / sqrt(var + eps)
+        xh *= r  # in place: x - mean becomes the normalised x
+        np.multiply(xh, weight, out=out[a:b])
+        out[a:b] += bias
+
+    for_row_blocks(rows, len(x2d), x2d.size)
+    return out.reshape(x.shape), (xhat.reshape(x.shape), rstd.reshape(*x.shape[:-1], 1), weight)
 
 
 def layernorm_backward(dout, cache):
@@ -109,18 +124,25 @@ def layernorm_backward(dout, cache):
     """
     xhat, rstd, weight = cache
     C = xhat.shape[-1]
-    t = dout * xhat
-    dweight = t.reshape(-1, C).sum(axis=0)
-    dbias = dout.reshape(-1, C).sum(axis=0)
-    t *= weight  # now g * xhat
-    mean_gx = t.mean(axis=-1, keepdims=True)
-    g = dout * weight
-    mean_g = g.mean(axis=-1, keepdims=True)
-    np.multiply(xhat, mean_gx, out=t)  # reuse the buffer: xhat * mean(g * xhat)
-    g -= t
-    g -= mean_g
-    g *= rstd
-    return g, dweight, dbias
+    xhat2d, rstd2d, dout2d = xhat.reshape(-1, C), rstd.reshape(-1, 1), dout.reshape(-1, C)
+    t = dout2d * xhat2d
+    dweight = t.sum(axis=0)  # the parameter gradients sum over every row: done once, here
+    dbias = dout2d.sum(axis=0)
+    g = np.empty_like(t)
+
+    def rows(a, b):
+        tb, gb = t[a:b], g[a:b]
+        tb *= weight  # now g * xhat
+        mean_gx = tb.mean(axis=-1, keepdims=True)
+        np.multiply(dout2d[a:b], weight, out=gb)
+        mean_g = gb.mean(axis=-1, keepdims=True)
+        np.multiply(xhat2d[a:b], mean_gx, out=tb)  # reuse the buffer: xhat * mean(g * xhat)
+        gb -= tb
+        gb -= mean_g
+        gb *= rstd2d[a:b]
+
+    for_row_blocks(rows, len(t), t.size)
+    return g.reshape(dout.shape), dweight, dbias
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,37 +158,55 @@ def gelu_forward(x):
 
     Written as a chain of in-place operations on one buffer: the MLP's hidden layer is
     the largest activation in the model, and each temporary array costs a full pass
-    over memory.
+    over memory.  Element-wise, so split over threads by rows (``minigpt.parallel``).
     """
-    u = x * x
-    u *= _GELU_A
-    u += 1.0
-    u *= x
-    u *= _GELU_K  # u = k (x + a x^3)
-    t = np.tanh(u, out=u)
-    out = t + 1.0
-    out *= x
-    out *= 0.5
-    return out, (x, t)
+    x2d = x.reshape(-1, x.shape[-1])
+    t = np.empty(x2d.shape, dtype=x.dtype)
+    out = np.empty(x2d.shape, dtype=x.dtype)
+
+    def rows(a, b):
+        xs, u, o = x2d[a:b], t[a:b], out[a:b]
+        np.multiply(xs, xs, out=u)
+        u *= _GELU_A
+        u += 1.0
+        u *= xs
+        u *= _GELU_K  # u = k (x + a x^3)
+        np.tanh(u, out=u)
+        np.add(u, 1.0, out=o)
+        o *= xs
+        o *= 0.5
+
+    for_row_blocks(rows, len(x2d), x2d.size)
+    return out.reshape(x.shape), (x, t.reshape(x.shape))
 
 
 def gelu_backward(dout, cache):
     """d GELU/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)."""
     x, t = cache
-    # second term, built in place: 0.5 k x (1 - t^2) (1 + 3 a x^2)
-    d = x * x
-    d *= 3.0 * _GELU_A
-    d += 1.0
-    d *= x
-    d *= 0.5 * _GELU_K
-    one_minus_t2 = t * t
-    np.subtract(1.0, one_minus_t2, out=one_minus_t2)
-    d *= one_minus_t2
-    # first term 0.5 (1 + t)
-    d += 0.5
-    d += 0.5 * t
-    d *= dout
-    return d
+    C = x.shape[-1]
+    x2d, t2d, dout2d = x.reshape(-1, C), t.reshape(-1, C), dout.reshape(-1, C)
+    d = np.empty(x2d.shape, dtype=dout.dtype)
+    scratch = np.empty(x2d.shape, dtype=dout.dtype)
+
+    def rows(a, b):
+        xs, ts, db, s = x2d[a:b], t2d[a:b], d[a:b], scratch[a:b]
+        # second term, built in place: 0.5 k x (1 - t^2) (1 + 3 a x^2)
+        np.multiply(xs, xs, out=db)
+        db *= 3.0 * _GELU_A
+        db += 1.0
+        db *= xs
+        db *= 0.5 * _GELU_K
+        np.multiply(ts, ts, out=s)
+        np.subtract(1.0, s, out=s)
+        db *= s
+        # first term 0.5 (1 + t)
+        db += 0.5
+        np.multiply(ts, 0.5, out=s)
+        db += s
+        db *= dout2d[a:b]
+
+    for_row_blocks(rows, len(x2d), x2d.size)
+    return d.reshape(dout.shape)
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,6 +228,19 @@ def log_softmax(z, axis=-1):
     """log(softmax(z)) computed without forming the softmax (no log(0))."""
     z = z - z.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def _log_softmax_rows(z2d):
+    """``log_softmax`` of a (N, V) array, its rows split over threads (same numbers)."""
+    out = np.empty_like(z2d)
+
+    def rows(a, b):
+        zs, o = z2d[a:b], out[a:b]
+        np.subtract(zs, zs.max(axis=-1, keepdims=True), out=o)
+        o -= np.log(np.exp(o).sum(axis=-1, keepdims=True))
+
+    for_row_blocks(rows, len(z2d), z2d.size)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -245,8 +298,15 @@ def attention_forward(qkv, n_head):
     scale = 1.0 / math.sqrt(C // n_head)
     # scaling q (B, H, T, hs) is cheaper than scaling the (B, H, T, T) scores
     scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
-    scores += causal_bias(T, T, scores.dtype)  # -inf on the future: exp(-inf) = 0
-    att = softmax(scores, out=scores)
+    bias = causal_bias(T, T, scores.dtype)
+
+    def rows(a, b):  # sequences a..b of the batch (split over threads: minigpt.parallel)
+        s = scores[a:b]
+        s += bias  # -inf on the future: exp(-inf) = 0
+        softmax(s, out=s)
+
+    for_row_blocks(rows, B, scores.size)
+    att = scores
     y = merge_heads(att @ v)
     return y, (q, k, v, att, scale)
 
@@ -265,9 +325,13 @@ def attention_backward(dy, cache):
     dqkv = np.empty((B, T, 3, H, hs), dtype=dy.dtype)  # filled head by head below
     dv = att.transpose(0, 1, 3, 2) @ dy
     dscores = dy @ v.transpose(0, 1, 3, 2)  # datt, turned into ds in place:
-    row = (dscores * att).sum(axis=-1, keepdims=True)
-    dscores -= row
-    dscores *= att
+
+    def rows(a, b):  # sequences a..b of the batch, split over threads
+        ds, at = dscores[a:b], att[a:b]
+        ds -= (ds * at).sum(axis=-1, keepdims=True)
+        ds *= at
+
+    for_row_blocks(rows, B, dscores.size)
     dq = dscores @ k
     dq *= scale
     dk = dscores.transpose(0, 1, 3, 2) @ q
@@ -303,7 +367,7 @@ def cross_entropy_forward(logits, targets, ignore_index=IGNORE_INDEX):
             "Give at least one position a real target."
         )
     rows = np.flatnonzero(keep)
-    logp = log_softmax(logits2d if n == len(keep) else logits2d[rows])  # (n, V): kept rows only
+    logp = _log_softmax_rows(logits2d if n == len(keep) else logits2d[rows])  # (n, V): kept rows only
     loss = -float(logp[np.arange(n), targets1d[rows]].sum()) / n
     return loss, (logp, targets1d[rows], rows, logits.shape)
 
@@ -315,7 +379,8 @@ def cross_entropy_backward(cache, dloss=1.0):
     """
     logp, kept_targets, rows, shape = cache
     n = len(rows)
-    probs = np.exp(logp)  # softmax, recovered from the stored log-probabilities
+    probs = np.empty_like(logp)  # softmax, recovered from the stored log-probabilities:
+    for_row_blocks(lambda a, b: np.exp(logp[a:b], out=probs[a:b]), len(logp), logp.size)
     probs[np.arange(n), kept_targets] -= 1.0
     probs *= dloss / n
     if n == probs.shape[0] and n == int(np.prod(shape[:-1])):
