@@ -22,7 +22,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ class PipelineConfig:
     pretrain_iters: int = 3000
     pretrain_batch: int = 16
     pretrain_lr: float = 2e-3
-    sft_iters: int = 1200
+    sft_iters: int = 300
     sft_batch: int = 32
     sft_lr: float = 5e-4
     max_new_tokens: int = 40
@@ -95,6 +95,18 @@ class PipelineConfig:
         d = asdict(self)
         d["ppo"] = self.ppo.to_dict()
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PipelineConfig":
+        """The inverse of ``to_dict`` (e.g. ``report["config"]``); lists become tuples."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown PipelineConfig fields {unknown}; was the report written by another version?")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k != "ppo"}
+        if "ppo" in d:
+            values["ppo"] = PPOConfig(**d["ppo"])
+        return cls(**values)
 
 
 def _round_to_float16(model):
@@ -210,20 +222,13 @@ class Pipeline:
 
     def stage_data(self):
         cfg = self.config
-        examples = build_instruction_data(seed=cfg.seed)
-        train_ex, heldout_ex = split_by_name(examples, 0.2, seed=cfg.seed)
-        self.train_pairs, self.train_examples = encode_dataset(self.tokenizer, train_ex, cfg.block_size)
-        self.heldout_pairs, self.heldout_examples = encode_dataset(self.tokenizer, heldout_ex, cfg.block_size)
-        rng = np.random.default_rng([cfg.seed, 7])
-        order = rng.permutation(len(self.heldout_examples))
-        self.eval_examples = [self.heldout_examples[i] for i in order[: cfg.eval_prompts]]
-        self.report["data"] = {
-            "pairs": len(examples), "callables": len({e["name"] for e in examples}),
-            "train": len(self.train_examples), "heldout": len(self.heldout_examples),
-            "dropped_too_long": len(examples) - len(self.train_examples) - len(self.heldout_examples),
-            "eval_prompts": len(self.eval_examples)}
-        self.log(f"instruction data: {len(examples)} pairs about {self.report['data']['callables']} callables; "
-                 f"{len(self.train_examples)} train / {len(self.heldout_examples)} held out (by name)")
+        split = instruction_splits(self.tokenizer, cfg)
+        self.train_pairs, self.train_examples = split["train_pairs"], split["train_examples"]
+        self.heldout_pairs, self.heldout_examples = split["heldout_pairs"], split["heldout_examples"]
+        self.eval_examples = split["eval_examples"]
+        self.report["data"] = split["summary"]
+        self.log(f"instruction data: {split['summary']['pairs']} pairs about {split['summary']['callables']} "
+                 f"callables; {len(self.train_examples)} train / {len(self.heldout_examples)} held out (by name)")
 
     def stage_sft(self):
         cfg = self.config
@@ -554,6 +559,30 @@ class Pipeline:
         from .plots import pipeline_plots
         pipeline_plots(self.report, self.out / "plots")
         self.log(summary_table(self.report))
+
+
+def instruction_splits(tokenizer, config: PipelineConfig) -> dict:
+    """The instruction data exactly as the pipeline uses it: train and held-out pairs
+    (split by callable name), encoded for ``config.block_size``, and the fixed subset of
+    held-out prompts every stage is evaluated on.  Deterministic given the config's seed,
+    so a chapter that calls it sees the very prompts behind ``report.json``.
+
+    Returns a dict with ``train_pairs`` / ``heldout_pairs`` (encoded, for the losses),
+    ``train_examples`` / ``heldout_examples`` (dicts with question, answer, name),
+    ``eval_examples`` and a ``summary`` of the counts.
+    """
+    examples = build_instruction_data(seed=config.seed)
+    train_ex, heldout_ex = split_by_name(examples, 0.2, seed=config.seed)
+    train_pairs, train_examples = encode_dataset(tokenizer, train_ex, config.block_size)
+    heldout_pairs, heldout_examples = encode_dataset(tokenizer, heldout_ex, config.block_size)
+    order = np.random.default_rng([config.seed, 7]).permutation(len(heldout_examples))
+    eval_examples = [heldout_examples[i] for i in order[: config.eval_prompts]]
+    summary = {"pairs": len(examples), "callables": len({e["name"] for e in examples}),
+               "train": len(train_examples), "heldout": len(heldout_examples),
+               "dropped_too_long": len(examples) - len(train_examples) - len(heldout_examples),
+               "eval_prompts": len(eval_examples)}
+    return {"train_pairs": train_pairs, "train_examples": train_examples, "heldout_pairs": heldout_pairs,
+            "heldout_examples": heldout_examples, "eval_examples": eval_examples, "summary": summary}
 
 
 def fit_through_origin(d, y, form):

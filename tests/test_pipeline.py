@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from minigpt import load_checkpoint
-from minigpt.pipeline import Pipeline, PipelineConfig, fit_through_origin
+from minigpt import reference
+from minigpt.pipeline import Pipeline, PipelineConfig, fit_through_origin, instruction_splits
 from minigpt.reward import RewardModel
 from minigpt.sft import sft_loss
 
@@ -60,3 +61,34 @@ def test_fit_through_origin_recovers_known_curves():
     assert (a, b) == pytest.approx((0.5, 0.1))
     a, b = fit_through_origin(d, d * (0.4 - 0.2 * np.log(d)), "rl")
     assert (a, b) == pytest.approx((0.4, 0.2))
+
+
+def test_config_round_trips_through_the_report(quick_run):
+    out, report, pipeline = quick_run
+    config = PipelineConfig.from_dict(json.loads((out / "report.json").read_text())["config"])
+    assert config == pipeline.config
+    with pytest.raises(ValueError, match="unknown PipelineConfig fields"):
+        PipelineConfig.from_dict({**report["config"], "n_layers": 3})
+
+
+def test_instruction_splits_are_the_pipelines(quick_run):
+    out, report, pipeline = quick_run
+    split = instruction_splits(pipeline.tokenizer, pipeline.config)
+    assert [e["question"] for e in split["eval_examples"]] == [e["question"] for e in pipeline.eval_examples]
+    assert split["summary"] == report["data"]
+    train_names = {e["name"] for e in split["train_examples"]}
+    assert not train_names & {e["name"] for e in split["heldout_examples"]}  # split by callable name
+
+
+def test_reference_loader_reads_a_run_directory(quick_run, monkeypatch):
+    out, report, pipeline = quick_run
+    monkeypatch.setenv("MINIGPT_REFERENCE", str(out))
+    assert reference.load_report()["pretrain"]["val_loss"] == report["pretrain"]["val_loss"]
+    assert reference.load_stage("ppo")["stage"] == "ppo"
+    assert reference.pipeline_config() == pipeline.config
+    assert set(reference.load_samples()) >= {"sft", "ppo", "dpo"}
+    assert reference.plot_path("stages").is_file()
+    with pytest.raises(ValueError, match="unknown stage"):
+        reference.load_stage("rlhf")
+    with pytest.raises(FileNotFoundError, match="no reference run"):
+        reference.load_report(directory=out / "checkpoints")

@@ -1,0 +1,85 @@
+"""The reference run: the models and numbers of ``python -m minigpt pipeline``, shipped.
+
+Part II of the book (SFT, reward model, PPO, DPO, evaluation) studies models whose
+training takes longer than a notebook should.  The full pipeline run was done once; its
+checkpoints (float16, about 1.7 MB each), ``report.json``, ``samples.json`` and plots live
+in ``minigpt/reference/`` and the chapters load them from there:
+
+    from minigpt import reference
+    sft = reference.load_stage("sft")          # dict: model, tokenizer, config, ...
+    report = reference.load_report()           # every number the book quotes
+    data = reference.instruction_data()        # the same train / held-out prompts
+
+The float16 weights are exactly the models the report evaluated (the pipeline rounds
+them before evaluating), so a chapter re-computing a number gets the report's value.
+
+To use another run (your own, or ``--quick`` while developing), point the environment
+variable ``MINIGPT_REFERENCE`` at its output directory, or pass ``directory=``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .checkpoint import load_checkpoint
+
+PACKAGE_DIR = Path(__file__).parent / "reference"
+STAGES = ("pretrain", "sft", "reward_model", "ppo", "dpo")
+
+
+def reference_dir(directory=None) -> Path:
+    """Where the reference run lives: ``directory``, else ``$MINIGPT_REFERENCE``, else
+    the copy inside the package."""
+    chosen = directory or os.environ.get("MINIGPT_REFERENCE") or PACKAGE_DIR
+    path = Path(chosen)
+    if not (path / "report.json").is_file():
+        raise FileNotFoundError(
+            f"no reference run in {path} (report.json is missing). Run "
+            "`python -m minigpt pipeline --out DIR` and pass directory=DIR or set MINIGPT_REFERENCE=DIR."
+        )
+    return path
+
+
+def load_report(directory=None) -> dict:
+    """The run's ``report.json``: configuration, seed and every stage's measurements."""
+    return json.loads((reference_dir(directory) / "report.json").read_text(encoding="utf-8"))
+
+
+def load_samples(directory=None) -> dict:
+    """Sampled answers to held-out questions for each stage (``samples.json``)."""
+    return json.loads((reference_dir(directory) / "samples.json").read_text(encoding="utf-8"))
+
+
+def load_stage(stage: str, directory=None) -> dict:
+    """The checkpoint of one stage (``load_checkpoint``'s dict: model, tokenizer, ...).
+
+    stage: one of ``STAGES``.  The reward model comes back as a ``RewardModel``.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; the reference run has {', '.join(STAGES)}")
+    return load_checkpoint(reference_dir(directory) / "checkpoints" / f"{stage}.npz")
+
+
+def plot_path(name: str, directory=None) -> Path:
+    """Path of one of the run's figures, e.g. ``plot_path("overoptimisation")``."""
+    path = reference_dir(directory) / "plots" / f"{name}.png"
+    if not path.is_file():
+        raise FileNotFoundError(f"the reference run has no plot {path.name}")
+    return path
+
+
+def pipeline_config(directory=None):
+    """The run's ``PipelineConfig`` (sizes, budgets, seed), rebuilt from the report."""
+    from .pipeline import PipelineConfig
+    return PipelineConfig.from_dict(load_report(directory)["config"])
+
+
+def instruction_data(tokenizer=None, directory=None) -> dict:
+    """The instruction data exactly as the run used it (``pipeline.instruction_splits``):
+    train / held-out pairs and examples and the held-out evaluation prompts."""
+    from .pipeline import instruction_splits
+    if tokenizer is None:
+        tokenizer = load_stage("sft", directory)["tokenizer"]
+    return instruction_splits(tokenizer, pipeline_config(directory))
