@@ -25,7 +25,7 @@ task, with no network and no download, from the Python you are running:
   once; ``build_instruction_data`` pairs every answer with two phrasings of
   the question; ``split_by_name`` holds out whole callables, so held-out
   questions are about names the model never saw answered during
-  fine-tuning. On Python 3.11 that is 1,309 callables, 2,618 questions.
+  fine-tuning. On Python 3.11 that is 1,308 callables, 2,616 questions.
 
 Like the ``"pydoc"`` corpus, the data depend on the Python version (3.11 and
 3.12 word some docstrings differently), so report ``len(examples)`` with

@@ -1,7 +1,7 @@
 """The whole course in one command: corpus -> tokenizer -> pre-training -> SFT ->
 reward model -> PPO -> DPO -> evaluation.
 
-    python -m minigpt pipeline --out runs/pipeline          # the full run (~40 minutes on 2 cores)
+    python -m minigpt pipeline --out runs/pipeline          # the full run (~45 minutes on 2 cores)
     python -m minigpt pipeline --out runs/quick --quick     # a reduced run (a few minutes)
 
 Everything is measured against the gold score (``minigpt.gold``) on held-out prompts:
@@ -77,7 +77,7 @@ class PipelineConfig:
     beta_sweep_iterations: int = 25
     dpo_epochs: int = 2
     dpo_batch: int = 16
-    dpo_lr: float = 5e-5
+    dpo_lr: float = 2e-5
     dpo_beta: float = 0.1
 
     @classmethod

@@ -11,7 +11,11 @@ in ``minigpt/reference/`` and the chapters load them from there:
     data = reference.instruction_data()        # the same train / held-out prompts
 
 The float16 weights are exactly the models the report evaluated (the pipeline rounds
-them before evaluating), so a chapter re-computing a number gets the report's value.
+them before evaluating), so a chapter re-computing a loss gets the report's value.  Numbers
+that come from *sampling* (gold scores, KL, samples) are reproduced exactly only with the
+run's number of BLAS threads (the default two of the machine that made it): with another
+count a matrix product can round differently in its last bit, a sampled token can then
+change, and the recomputed mean moves by a fraction of its standard error.
 
 To use another run (your own, or ``--quick`` while developing), point the environment
 variable ``MINIGPT_REFERENCE`` at its output directory, or pass ``directory=``.
