@@ -161,6 +161,25 @@ def site_pages(site: Path) -> list[str]:
     )
 
 
+def _evaluate(page, script, attempts=3):
+    """``page.evaluate``, again if the page's JavaScript context was replaced meanwhile.
+
+    Chromium occasionally reports "Execution context was destroyed" when a script runs
+    just as the page settles after load (seen on about one run in two under load, never on
+    the same page twice). The page itself is fine; waiting for it to finish loading and
+    asking again gives its real state.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(attempts):
+        try:
+            return page.evaluate(script)
+        except PlaywrightError as exc:
+            if "Execution context was destroyed" not in str(exc) or attempt == attempts - 1:
+                raise
+            page.wait_for_load_state("load")
+
+
 def check_site(
     site: str | Path,
     pages: list[str] | None = None,
@@ -219,9 +238,9 @@ def check_site(
                 response = page.goto(f"{server.url}/{rel}", wait_until="load", timeout=timeout_ms)
                 if response is None or not response.ok:
                     report.failed_requests.append(f"{rel} (HTTP {response.status if response else '?'})")
-                if page.locator(".math").count() and not page.evaluate(_MATHJAX_DONE_JS):
+                if page.locator(".math").count() and not _evaluate(page, _MATHJAX_DONE_JS):
                     report.page_errors.append("MathJax did not start within 20 s")
-                state = page.evaluate(_PAGE_STATE_JS)
+                state = _evaluate(page, _PAGE_STATE_JS)
                 report.math_elements = state["math"]
                 report.mathjax_containers = state["containers"]
                 report.math_errors = state["merrors"]
