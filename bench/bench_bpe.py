@@ -31,11 +31,11 @@ def load_benchmark_text(path: str | None) -> tuple[str, str]:
     if path is not None:
         return Path(path).read_text(encoding="utf-8"), str(path)
     try:
-        from minigpt.data import load_text
+        from minigpt.corpora import load_text
     except ImportError:
         print(f"note: minigpt.data is not available; using {DEFAULT_TEXT_FALLBACK}")
         return DEFAULT_TEXT_FALLBACK.read_text(encoding="utf-8"), str(DEFAULT_TEXT_FALLBACK)
-    return load_text("pydoc"), 'minigpt.data.load_text("pydoc")'
+    return load_text("pydoc"), 'minigpt.load_text("pydoc")'
 
 
 def timed(fn):

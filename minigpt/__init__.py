@@ -16,7 +16,8 @@ The public surface (each concept lives in exactly one module):
 """
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import get_batch, load_text, train_val_split
+from .corpora import load_text
+from .data import get_batch, train_val_split
 from .model import GPT, GPTConfig
 from .optim import AdamW
 from .tokenizer import BPETokenizer, CharTokenizer

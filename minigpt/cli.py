@@ -101,7 +101,7 @@ def cmd_pipeline(args) -> int:
 def cmd_train(args) -> int:
     from . import (GPT, BPETokenizer, CharTokenizer, GPTConfig, TrainConfig, load_checkpoint, load_text,
                    train, train_val_split)
-    from .data import corpus_info
+    from .corpora import corpus_info
     from .train import evaluate_loss
 
     out = args.out

@@ -18,7 +18,7 @@ task, with no network and no download, from the Python you are running:
 * **The data.** For every documented standard-library *callable* (built-in
   functions, methods of built-in types such as ``str.upper``, and the
   functions, classes and methods of the modules in
-  ``minigpt.data.PYDOC_MODULES``; exceptions left out) the reference answer
+  ``minigpt.pydoc_corpus.PYDOC_MODULES``; exceptions left out) the reference answer
   is the **first sentence of its docstring**, which by PEP 257 convention
   is a one-line summary of what it does. ``first_sentence`` extracts it;
   ``documented_callables`` lists the (name, answer) pairs, each answer
@@ -27,9 +27,12 @@ task, with no network and no download, from the Python you are running:
   questions are about names the model never saw answered during
   fine-tuning. On Python 3.11 that is 1,308 callables, 2,616 questions.
 
-Like the ``"pydoc"`` corpus, the data depend on the Python version (3.11 and
-3.12 word some docstrings differently), so report ``len(examples)`` with
-your results.
+Docstrings depend on the Python version (3.12 words some differently from
+3.11), so, like the ``"pydoc"`` corpus, the (name, answer) pairs are built
+once on Python 3.11 and shipped (``minigpt/snapshots/stdlib_callables.json.gz``):
+``documented_callables()`` reads them, and every Python from 3.10 to 3.13 gets
+the same 2,616 questions. ``collect_documented_callables()`` builds the list
+from the running Python instead (``scripts/make_snapshots.py`` uses it).
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 import re
 
 import numpy as np
 
-from .data import PYDOC_MODULES, iter_documented_objects
+from .pydoc_corpus import PYDOC_MODULES, SNAPSHOT_DIR, iter_documented_objects, read_snapshot
 
 __all__ = [
     "USER",
@@ -57,6 +61,7 @@ __all__ = [
     "first_sentence",
     "split_sentences",
     "documented_callables",
+    "collect_documented_callables",
     "choose_template",
     "build_instruction_data",
     "split_by_name",
@@ -354,10 +359,30 @@ def _collect(modules: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((name, answer) for answer, name in by_answer.items())
 
 
-def documented_callables(modules=PYDOC_MODULES) -> list[tuple[str, str]]:
-    """``(name, first sentence)`` for every documented callable in ``modules``.
+# The (name, answer) pairs of PYDOC_MODULES as collected on Python 3.11: JSON, a list of
+# two-item lists, gzipped; and the SHA-256 of its UTF-8 text.
+CALLABLES_SNAPSHOT = SNAPSHOT_DIR / "stdlib_callables.json.gz"
+CALLABLES_SNAPSHOT_SHA256 = "f49100268760d15023b255d78fe3559ec2a4cc4b9365437be9a3a6716e0a7d01"
 
-    Walks ``minigpt.data.iter_documented_objects(modules)`` and keeps
+
+@functools.cache
+def _shipped_callables() -> tuple[tuple[str, str], ...]:
+    pairs = json.loads(read_snapshot(CALLABLES_SNAPSHOT, CALLABLES_SNAPSHOT_SHA256))
+    return tuple((name, answer) for name, answer in pairs)
+
+
+def documented_callables() -> list[tuple[str, str]]:
+    """``(name, first sentence)`` for every documented callable in ``PYDOC_MODULES``,
+    as collected on Python 3.11 and shipped with the package (the same on every
+    Python). ``collect_documented_callables()`` says how the list is made."""
+    return list(_shipped_callables())
+
+
+def collect_documented_callables(modules=PYDOC_MODULES) -> list[tuple[str, str]]:
+    """``(name, first sentence)`` for every documented callable in ``modules``, from
+    the Python that is running.
+
+    Walks ``minigpt.pydoc_corpus.iter_documented_objects(modules)`` and keeps
       * callables: functions, methods, and classes with a docstring of their
         own, but not exceptions and warnings;
       * whose first sentence (``first_sentence``, then tidied: capital first
@@ -398,7 +423,7 @@ def choose_template(name: str, index: int, seed: int = 0) -> str:
     return QUESTION_TEMPLATES[order[index % len(order)]]
 
 
-def build_instruction_data(seed: int = 0, phrasings: int = PHRASINGS_PER_CALLABLE, modules=PYDOC_MODULES) -> list[dict]:
+def build_instruction_data(seed: int = 0, phrasings: int = PHRASINGS_PER_CALLABLE) -> list[dict]:
     """Question-answer pairs about standard-library callables.
 
     Returns a list of dicts with keys
@@ -406,14 +431,14 @@ def build_instruction_data(seed: int = 0, phrasings: int = PHRASINGS_PER_CALLABL
       * ``"question"``: e.g. ``"What does `math.sqrt` do?"``;
       * ``"answer"``: the reference, the docstring's first sentence;
       * ``"template"``: the question template used.
-    Each callable of ``documented_callables(modules)`` gets ``phrasings``
+    Each callable of ``documented_callables()`` gets ``phrasings``
     questions with different templates (``choose_template``). The result is
-    the same for the same seed (and Python version).
+    the same for the same seed, on every Python version.
     """
     if not 1 <= phrasings <= len(QUESTION_TEMPLATES):
         raise ValueError(f"phrasings must be between 1 and {len(QUESTION_TEMPLATES)}, got {phrasings}")
     examples = []
-    for name, answer in documented_callables(modules):
+    for name, answer in documented_callables():
         for index in range(phrasings):
             template = choose_template(name, index, seed)
             examples.append(

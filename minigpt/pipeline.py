@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import save_checkpoint
-from .data import corpus_info, load_text, train_val_split
+from .corpora import corpus_info, load_text
+from .data import train_val_split
 from .dpo import answer_logprobs_forward, dpo_step
 from .fileio import atomic_write
 from .gold import Labeler, corrupt_answer, gold_score

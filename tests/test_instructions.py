@@ -6,6 +6,7 @@ import inspect
 import json
 import math
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from minigpt.instructions import (
     USER,
     build_instruction_data,
     choose_template,
+    collect_documented_callables,
     documented_callables,
     encode_example,
     first_sentence,
@@ -142,6 +144,16 @@ def test_documented_callables_are_clean():
     assert "len" in lookup and "list.append" in lookup
     # Exceptions are raised, not called; they are not asked about.
     assert "KeyError" not in lookup and "json.JSONDecodeError" not in lookup
+
+
+def test_shipped_callables_are_what_python_3_11_collects():
+    """The pairs ship with the package (the same on every Python); on Python 3.11,
+    where they were made, collecting them afresh gives the same list."""
+    live = collect_documented_callables()
+    assert dict(live)["math.sqrt"] == "Return the square root of x."
+    if sys.version_info[:2] == (3, 11):
+        assert live == documented_callables()
+    assert collect_documented_callables("math") == collect_documented_callables(["math"])
 
 
 def test_a_callable_reached_twice_keeps_its_shortest_name():
