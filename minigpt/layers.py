@@ -1,5 +1,11 @@
 """The layers of a GPT, each as a forward and a backward function.
 
+Part I of the book builds them: the linear layer and the softmax cross-entropy in
+chapter 3 (Backpropagation by hand), causal self-attention in chapter 4 (Attention),
+LayerNorm and GELU in chapter 5 (The transformer block and the GPT), where
+``minigpt.model`` wires them into a GPT.  The last section (log-probabilities of chosen
+tokens, the sigmoid) serves the alignment losses of part II (chapters 10-12).
+
 Every layer follows one convention (the one of Stanford's cs231n ``layers.py``):
 
 * ``out, cache = xxx_forward(inputs..., params...)`` computes the output and keeps in
@@ -7,13 +13,13 @@ Every layer follows one convention (the one of Stanford's cs231n ``layers.py``):
 * ``grads = xxx_backward(dout, cache)`` takes the gradient of the loss with respect to
   ``out`` and returns the gradients with respect to the inputs and parameters.
 
-Nothing here knows about the model as a whole: ``minigpt.model`` wires these functions
-together, and ``tests/test_layers.py`` checks every backward function against finite
-differences in float64.
+Nothing here knows about the model as a whole, and ``tests/test_layers.py`` checks every
+backward function against finite differences in float64.
 
 Shapes use B = batch, T = time (sequence length), C = channels (d_model), H = heads,
-V = vocabulary size. Weights of linear layers are stored as ``(out_features, in_features)``,
-as PyTorch and nanoGPT store them, so ``state_dict`` can be moved between the two.
+hs = head size (C // H), V = vocabulary size.  Weights of linear layers are stored as
+``(out_features, in_features)``, as PyTorch and nanoGPT store them, so ``state_dict`` can
+be moved between the two.
 
 All functions keep the dtype of their inputs (float32 for training, float64 for the
 gradient checks): constants are Python floats, which NumPy never uses to upcast.
@@ -25,10 +31,11 @@ import math
 
 import numpy as np
 
-from .parallel import for_row_blocks
+# Targets equal to IGNORE_INDEX do not count in the loss (SFT uses it to mask the prompt).
+IGNORE_INDEX = -1
 
 # ---------------------------------------------------------------------------------------
-# Embedding: a table lookup.
+# Embedding: a table lookup (chapter 5).
 # ---------------------------------------------------------------------------------------
 
 
@@ -55,7 +62,7 @@ def embedding_backward(dout, cache):
 
 
 # ---------------------------------------------------------------------------------------
-# Linear: y = x W^T + b
+# Linear: y = x W^T + b (chapter 3).
 # ---------------------------------------------------------------------------------------
 
 
@@ -83,7 +90,7 @@ def linear_backward(dout, cache):
 
 
 # ---------------------------------------------------------------------------------------
-# LayerNorm: normalise each position's C features, then scale and shift.
+# LayerNorm: normalise each position's C features, then scale and shift (chapter 5).
 # ---------------------------------------------------------------------------------------
 
 
@@ -92,28 +99,13 @@ def layernorm_forward(x, weight, bias, eps=1e-5):
 
     y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over the last axis
     (biased variance, as in PyTorch).
-
-    Every row (position) is normalised on its own, so the rows are split over threads
-    (``minigpt.parallel``); each block runs the same NumPy lines the whole array would.
     """
-    C = x.shape[-1]
-    x2d = x.reshape(-1, C)
-    xhat = np.empty(x2d.shape, dtype=x.dtype)
-    rstd = np.empty((len(x2d), 1), dtype=x.dtype)
-    out = np.empty(x2d.shape, dtype=x.dtype)
-
-    def rows(a, b):
-        xs, xh, r = x2d[a:b], xhat[a:b], rstd[a:b]
-        np.subtract(xs, xs.mean(axis=-1, keepdims=True), out=xh)  # x - mean
-        np.add(np.mean(xh * xh, axis=-1, keepdims=True), eps, out=r)
-        np.sqrt(r, out=r)
-        np.divide(1.0, r, out=r)  # rstd = 1 / sqrt(var + eps)
-        xh *= r  # in place: x - mean becomes the normalised x
-        np.multiply(xh, weight, out=out[a:b])
-        out[a:b] += bias
-
-    for_row_blocks(rows, len(x2d), x2d.size)
-    return out.reshape(x.shape), (xhat.reshape(x.shape), rstd.reshape(*x.shape[:-1], 1), weight)
+    xhat = x - x.mean(axis=-1, keepdims=True)  # x - mean
+    rstd = 1.0 / np.sqrt(np.mean(xhat * xhat, axis=-1, keepdims=True) + eps)  # 1 / sqrt(var + eps)
+    xhat *= rstd  # in place: x - mean becomes the normalised x
+    out = xhat * weight
+    out += bias
+    return out, (xhat, rstd, weight)
 
 
 def layernorm_backward(dout, cache):
@@ -124,29 +116,19 @@ def layernorm_backward(dout, cache):
     """
     xhat, rstd, weight = cache
     C = xhat.shape[-1]
-    xhat2d, rstd2d, dout2d = xhat.reshape(-1, C), rstd.reshape(-1, 1), dout.reshape(-1, C)
-    t = dout2d * xhat2d
-    dweight = t.sum(axis=0)  # the parameter gradients sum over every row: done once, here
-    dbias = dout2d.sum(axis=0)
-    g = np.empty_like(t)
-
-    def rows(a, b):
-        tb, gb = t[a:b], g[a:b]
-        tb *= weight  # now g * xhat
-        mean_gx = tb.mean(axis=-1, keepdims=True)
-        np.multiply(dout2d[a:b], weight, out=gb)
-        mean_g = gb.mean(axis=-1, keepdims=True)
-        np.multiply(xhat2d[a:b], mean_gx, out=tb)  # reuse the buffer: xhat * mean(g * xhat)
-        gb -= tb
-        gb -= mean_g
-        gb *= rstd2d[a:b]
-
-    for_row_blocks(rows, len(t), t.size)
-    return g.reshape(dout.shape), dweight, dbias
+    gx = dout * xhat
+    dweight = gx.reshape(-1, C).sum(axis=0)  # the parameters' gradients sum over every position
+    dbias = dout.reshape(-1, C).sum(axis=0)
+    gx *= weight  # now g * xhat
+    g = dout * weight
+    dx = g - xhat * gx.mean(axis=-1, keepdims=True)
+    dx -= g.mean(axis=-1, keepdims=True)
+    dx *= rstd
+    return dx, dweight, dbias
 
 
 # ---------------------------------------------------------------------------------------
-# GELU, tanh approximation (as in GPT-2).
+# GELU, tanh approximation, as in GPT-2 (chapter 5).
 # ---------------------------------------------------------------------------------------
 
 _GELU_K = math.sqrt(2.0 / math.pi)
@@ -158,59 +140,37 @@ def gelu_forward(x):
 
     Written as a chain of in-place operations on one buffer: the MLP's hidden layer is
     the largest activation in the model, and each temporary array costs a full pass
-    over memory.  Element-wise, so split over threads by rows (``minigpt.parallel``).
+    over memory (the appendix measures what this buys).
     """
-    x2d = x.reshape(-1, x.shape[-1])
-    t = np.empty(x2d.shape, dtype=x.dtype)
-    out = np.empty(x2d.shape, dtype=x.dtype)
-
-    def rows(a, b):
-        xs, u, o = x2d[a:b], t[a:b], out[a:b]
-        np.multiply(xs, xs, out=u)
-        u *= _GELU_A
-        u += 1.0
-        u *= xs
-        u *= _GELU_K  # u = k (x + a x^3)
-        np.tanh(u, out=u)
-        np.add(u, 1.0, out=o)
-        o *= xs
-        o *= 0.5
-
-    for_row_blocks(rows, len(x2d), x2d.size)
-    return out.reshape(x.shape), (x, t.reshape(x.shape))
+    t = x * x
+    t *= _GELU_A
+    t += 1.0
+    t *= x
+    t *= _GELU_K  # k (x + a x^3)
+    np.tanh(t, out=t)
+    out = t + 1.0
+    out *= x
+    out *= 0.5
+    return out, (x, t)
 
 
 def gelu_backward(dout, cache):
-    """d GELU/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)."""
+    """d GELU/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2), t = tanh(k (x + a x^3))."""
     x, t = cache
-    C = x.shape[-1]
-    x2d, t2d, dout2d = x.reshape(-1, C), t.reshape(-1, C), dout.reshape(-1, C)
-    d = np.empty(x2d.shape, dtype=dout.dtype)
-    scratch = np.empty(x2d.shape, dtype=dout.dtype)
-
-    def rows(a, b):
-        xs, ts, db, s = x2d[a:b], t2d[a:b], d[a:b], scratch[a:b]
-        # second term, built in place: 0.5 k x (1 - t^2) (1 + 3 a x^2)
-        np.multiply(xs, xs, out=db)
-        db *= 3.0 * _GELU_A
-        db += 1.0
-        db *= xs
-        db *= 0.5 * _GELU_K
-        np.multiply(ts, ts, out=s)
-        np.subtract(1.0, s, out=s)
-        db *= s
-        # first term 0.5 (1 + t)
-        db += 0.5
-        np.multiply(ts, 0.5, out=s)
-        db += s
-        db *= dout2d[a:b]
-
-    for_row_blocks(rows, len(x2d), x2d.size)
-    return d.reshape(dout.shape)
+    d = x * x  # the second term, built in place: 0.5 k x (1 - t^2) (1 + 3 a x^2)
+    d *= 3.0 * _GELU_A
+    d += 1.0
+    d *= x
+    d *= 0.5 * _GELU_K
+    d *= 1.0 - t * t
+    d += 0.5  # plus the first term, 0.5 (1 + t)
+    d += t * 0.5
+    d *= dout
+    return d
 
 
 # ---------------------------------------------------------------------------------------
-# Softmax over the last axis.
+# Softmax over the last axis (chapters 3 and 4).
 # ---------------------------------------------------------------------------------------
 
 
@@ -226,25 +186,13 @@ def softmax(z, axis=-1, out=None):
 
 def log_softmax(z, axis=-1):
     """log(softmax(z)) computed without forming the softmax (no log(0))."""
-    z = z - z.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-
-
-def _log_softmax_rows(z2d):
-    """``log_softmax`` of a (N, V) array, its rows split over threads (same numbers)."""
-    out = np.empty_like(z2d)
-
-    def rows(a, b):
-        zs, o = z2d[a:b], out[a:b]
-        np.subtract(zs, zs.max(axis=-1, keepdims=True), out=o)
-        o -= np.log(np.exp(o).sum(axis=-1, keepdims=True))
-
-    for_row_blocks(rows, len(z2d), z2d.size)
+    out = z - z.max(axis=axis, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
     return out
 
 
 # ---------------------------------------------------------------------------------------
-# Causal multi-head self-attention (on a fused q, k, v tensor).
+# Causal multi-head self-attention on a fused q, k, v tensor (chapter 4).
 # ---------------------------------------------------------------------------------------
 
 
@@ -292,22 +240,14 @@ def attention_forward(qkv, n_head):
 
     For each head:  att = softmax(q k^T / sqrt(hs) + mask),  y = att v.
     """
-    B, T, C3 = qkv.shape
-    C = C3 // 3
-    q, k, v = (split_heads(part, n_head) for part in np.split(qkv, 3, axis=-1))
-    scale = 1.0 / math.sqrt(C // n_head)
+    B, T, _ = qkv.shape
+    q, k, v = (split_heads(part, n_head) for part in np.split(qkv, 3, axis=-1))  # (B, H, T, hs) each
+    scale = 1.0 / math.sqrt(q.shape[-1])
     # scaling q (B, H, T, hs) is cheaper than scaling the (B, H, T, T) scores
     scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
-    bias = causal_bias(T, T, scores.dtype)
-
-    def rows(a, b):  # sequences a..b of the batch (split over threads: minigpt.parallel)
-        s = scores[a:b]
-        s += bias  # -inf on the future: exp(-inf) = 0
-        softmax(s, out=s)
-
-    for_row_blocks(rows, B, scores.size)
-    att = scores
-    y = merge_heads(att @ v)
+    scores += causal_bias(T, T, scores.dtype)  # -inf on the future: exp(-inf) = 0
+    att = softmax(scores, out=scores)  # (B, H, T, T)
+    y = merge_heads(att @ v)  # (B, T, C)
     return y, (q, k, v, att, scale)
 
 
@@ -321,22 +261,17 @@ def attention_backward(dy, cache):
     """
     q, k, v, att, scale = cache
     B, H, T, hs = q.shape
-    dy = split_heads(dy, H)
-    dqkv = np.empty((B, T, 3, H, hs), dtype=dy.dtype)  # filled head by head below
-    dv = att.transpose(0, 1, 3, 2) @ dy
-    dscores = dy @ v.transpose(0, 1, 3, 2)  # datt, turned into ds in place:
-
-    def rows(a, b):  # sequences a..b of the batch, split over threads
-        ds, at = dscores[a:b], att[a:b]
-        ds -= (ds * at).sum(axis=-1, keepdims=True)
-        ds *= at
-
-    for_row_blocks(rows, B, dscores.size)
-    dq = dscores @ k
+    dy = split_heads(dy, H)  # (B, H, T, hs)
+    dv = att.transpose(0, 1, 3, 2) @ dy  # (B, H, T, hs)
+    ds = dy @ v.transpose(0, 1, 3, 2)  # datt (B, H, T, T), turned into ds in place:
+    ds -= (ds * att).sum(axis=-1, keepdims=True)
+    ds *= att
+    dq = ds @ k  # (B, H, T, hs)
     dq *= scale
-    dk = dscores.transpose(0, 1, 3, 2) @ q
+    dk = ds.transpose(0, 1, 3, 2) @ q  # (B, H, T, hs)
     dk *= scale
     # write the three gradients straight into the fused (B, T, 3C) layout
+    dqkv = np.empty((B, T, 3, H, hs), dtype=dy.dtype)
     dqkv[:, :, 0] = dq.transpose(0, 2, 1, 3)
     dqkv[:, :, 1] = dk.transpose(0, 2, 1, 3)
     dqkv[:, :, 2] = dv.transpose(0, 2, 1, 3)
@@ -344,10 +279,8 @@ def attention_backward(dy, cache):
 
 
 # ---------------------------------------------------------------------------------------
-# Cross-entropy loss on logits, with ignored targets.
+# Cross-entropy loss on logits, with ignored targets (chapter 3; the mask: chapter 9).
 # ---------------------------------------------------------------------------------------
-
-IGNORE_INDEX = -1
 
 
 def cross_entropy_forward(logits, targets, ignore_index=IGNORE_INDEX):
@@ -367,7 +300,7 @@ def cross_entropy_forward(logits, targets, ignore_index=IGNORE_INDEX):
             "Give at least one position a real target."
         )
     rows = np.flatnonzero(keep)
-    logp = _log_softmax_rows(logits2d if n == len(keep) else logits2d[rows])  # (n, V): kept rows only
+    logp = log_softmax(logits2d if n == len(keep) else logits2d[rows])  # (n, V): kept rows only
     loss = -float(logp[np.arange(n), targets1d[rows]].sum()) / n
     return loss, (logp, targets1d[rows], rows, logits.shape)
 
@@ -379,19 +312,20 @@ def cross_entropy_backward(cache, dloss=1.0):
     """
     logp, kept_targets, rows, shape = cache
     n = len(rows)
-    probs = np.empty_like(logp)  # softmax, recovered from the stored log-probabilities:
-    for_row_blocks(lambda a, b: np.exp(logp[a:b], out=probs[a:b]), len(logp), logp.size)
+    probs = np.exp(logp)  # (n, V): the softmax, recovered from the stored log-probabilities
     probs[np.arange(n), kept_targets] -= 1.0
     probs *= dloss / n
-    if n == probs.shape[0] and n == int(np.prod(shape[:-1])):
+    n_positions = int(np.prod(shape[:-1]))
+    if n == n_positions:
         return probs.reshape(shape)  # nothing ignored: no scatter needed
-    dlogits = np.zeros((int(np.prod(shape[:-1])), shape[-1]), dtype=logp.dtype)
+    dlogits = np.zeros((n_positions, shape[-1]), dtype=logp.dtype)
     dlogits[rows] = probs
     return dlogits.reshape(shape)
 
 
 # ---------------------------------------------------------------------------------------
-# Log-probabilities of chosen tokens (the building block of SFT metrics, PPO and DPO).
+# Log-probabilities of chosen tokens, and the sigmoid: the building blocks of the reward
+# model (chapter 10), PPO (chapter 11) and DPO (chapter 12).
 # ---------------------------------------------------------------------------------------
 
 
