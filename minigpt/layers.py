@@ -192,7 +192,8 @@ def log_softmax(z, axis=-1):
 
 
 # ---------------------------------------------------------------------------------------
-# Causal multi-head self-attention on a fused q, k, v tensor (chapter 4).
+# Causal multi-head self-attention on a fused q, k, v tensor (chapter 4), with an optional
+# cache of past keys and values for generation (chapter 8).
 # ---------------------------------------------------------------------------------------
 
 
@@ -232,21 +233,52 @@ def causal_bias(T_query, T_key, dtype):
     return bias
 
 
-def attention_forward(qkv, n_head):
+class KVCache:
+    """The keys and values of the positions one attention layer has seen (generation).
+
+    Preallocated as two (B, H, max_len, hs) arrays; ``length`` positions are filled.
+    ``attention_forward(..., kv_cache=cache)`` appends the new positions' keys and values
+    and attends over all of them, so each generated token costs one position's work.
+    """
+
+    def __init__(self, batch_size, n_head, max_len, head_size, dtype):
+        self.keys = np.zeros((batch_size, n_head, max_len, head_size), dtype)
+        self.values = np.zeros((batch_size, n_head, max_len, head_size), dtype)
+        self.length = 0
+
+    def append(self, k, v):
+        """Store k, v: (B, H, T, hs) after the cached positions; return all keys and
+        values so far, (B, H, length, hs) each (views of the cache)."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.keys.shape[2]:
+            raise ValueError(f"the KV cache holds {self.keys.shape[2]} positions; {end} do not fit")
+        self.keys[:, :, start:end] = k
+        self.values[:, :, start:end] = v
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+
+def attention_forward(qkv, n_head, kv_cache=None):
     """Causal self-attention.
 
     qkv: (B, T, 3C), the output of the fused projection, laid out as [q | k | v].
     Returns y: (B, T, C), the heads' outputs side by side (before the output projection).
 
     For each head:  att = softmax(q k^T / sqrt(hs) + mask),  y = att v.
+
+    kv_cache (generation only): a ``KVCache`` holding the keys and values of earlier
+    positions; the T new positions follow them, are added to it, and attend to all of
+    them.  The backward pass needs no cache (training sees whole sequences).
     """
     B, T, _ = qkv.shape
     q, k, v = (split_heads(part, n_head) for part in np.split(qkv, 3, axis=-1))  # (B, H, T, hs) each
+    if kv_cache is not None:
+        k, v = kv_cache.append(k, v)  # (B, H, T_past + T, hs) each
     scale = 1.0 / math.sqrt(q.shape[-1])
     # scaling q (B, H, T, hs) is cheaper than scaling the (B, H, T, T) scores
-    scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # (B, H, T, T)
-    scores += causal_bias(T, T, scores.dtype)  # -inf on the future: exp(-inf) = 0
-    att = softmax(scores, out=scores)  # (B, H, T, T)
+    scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # (B, H, T, T_key)
+    scores += causal_bias(T, k.shape[2], scores.dtype)  # -inf on the future: exp(-inf) = 0
+    att = softmax(scores, out=scores)  # (B, H, T, T_key)
     y = merge_heads(att @ v)  # (B, T, C)
     return y, (q, k, v, att, scale)
 

@@ -1,5 +1,8 @@
 """The GPT model: GPT-2's architecture, with a hand-written backward pass.
 
+Chapter 5 (The transformer block and the GPT) builds this model from the layers of
+chapters 3 and 4; chapter 8 (Generation) adds ``generate`` and its KV cache.
+
 Architecture (Radford et al. 2019, as laid out in nanoGPT's ``model.py``):
 
     x = wte[idx] + wpe[positions]                        token + position embeddings
@@ -8,8 +11,11 @@ Architecture (Radford et al. 2019, as laid out in nanoGPT's ``model.py``):
         x = x + mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))
     logits = ln_f(x) @ wte^T                              LM head tied to the embedding
 
-Parameter names and shapes are exactly those of nanoGPT's PyTorch ``state_dict`` so that
-weights move between the two (see ``state_dict`` / ``from_state_dict``).
+One block implementation, ``GPT._block_forward``, serves training, evaluation and
+generation: with a KV cache its attention also sees the keys and values of earlier
+positions.  Parameter names and shapes are exactly those of nanoGPT's PyTorch
+``state_dict`` so that weights move between the two (see ``state_dict`` /
+``from_state_dict``).
 """
 
 from __future__ import annotations
@@ -136,7 +142,7 @@ def check_token_ids(idx, config: GPTConfig, what="idx", allow_ignore=False) -> n
             bad |= arr < L.IGNORE_INDEX
         if bad.any():
             value = arr[bad].flat[0]
-            extra = " (or -1 to ignore a position)" if allow_ignore else ""
+            extra = f" (or {L.IGNORE_INDEX} to ignore a position)" if allow_ignore else ""
             raise ValueError(
                 f"{what} contains id {int(value)} outside [0, {config.vocab_size}){extra}; "
                 "was the data encoded with a different tokenizer?"
@@ -219,14 +225,14 @@ class GPT:
             targets = check_token_ids(targets, cfg, what="targets", allow_ignore=True)
             if targets.shape != np.shape(idx):
                 raise ValueError(f"targets shape {targets.shape} differs from idx shape {np.shape(idx)}")
-        h = self.forward_hidden(idx)
+        h = self.forward_hidden(idx)                                              # (B, T, C)
         B, T, C = h.shape
-        # The LM head shares the embedding matrix: logits = h @ wte^T (a bias-free linear),
-        # done as one (B*T, C) x (C, V) product.
-        logits = (h.reshape(B * T, C) @ P["transformer.wte.weight"].T).reshape(B, T, -1)
+        # The LM head shares the embedding matrix: logits = h @ wte^T, a bias-free linear
+        # layer done as one (B*T, C) x (C, V) product.
+        logits = (h.reshape(B * T, C) @ P["transformer.wte.weight"].T).reshape(B, T, -1)  # (B, T, V)
         loss, loss_cache = None, None
         if targets is not None:
-            loss, loss_cache = L.cross_entropy_forward(logits, targets)
+            loss, loss_cache = L.cross_entropy_forward(logits, targets)          # float
         self._head_cache = (h, loss_cache)
         return logits, loss
 
@@ -236,53 +242,79 @@ class GPT:
         idx: (B, T) -> h: (B, T, C).  Reward and value models put their own heads on h;
         ``backward_hidden`` takes the gradient with respect to h.
         """
-        cfg, P = self.config, self.params
-        idx = check_token_ids(idx, cfg)
-        B, T = idx.shape
-        tok, tok_cache = L.embedding_forward(idx, P["transformer.wte.weight"])
-        x = tok + P["transformer.wpe.weight"][:T]
-        block_caches = []
-        for i in range(cfg.n_layer):
-            x, cache = self._block_forward(x, i)
-            block_caches.append(cache)
-        h, lnf_cache = L.layernorm_forward(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])
-        self._caches = (tok_cache, T, block_caches, lnf_cache)
+        P = self.params
+        x, caches = self._trunk(idx)                                              # (B, T, C)
+        h, lnf_cache = L.layernorm_forward(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])  # (B, T, C)
+        self._caches = (*caches, lnf_cache)
         self._head_cache = None
         return h
 
-    def _block_forward(self, x, i):
-        """One pre-LayerNorm transformer block.  x: (B, T, C) -> (B, T, C)."""
-        P, p = self.params, f"transformer.h.{i}."
-        a, ln1 = L.layernorm_forward(x, P[p + "ln_1.weight"], P[p + "ln_1.bias"])
-        qkv, c_attn = L.linear_forward(a, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"])
-        y, attn = L.attention_forward(qkv, self.config.n_head)
-        y, attn_proj = L.linear_forward(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
-        x = x + y  # a new array: the caller's x stays as it was
-        m, ln2 = L.layernorm_forward(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
-        m, c_fc = L.linear_forward(m, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"])
-        m, gelu = L.gelu_forward(m)
-        m, mlp_proj = L.linear_forward(m, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
-        x += m  # in place is safe: no cache holds this x
-        return x, (ln1, c_attn, attn, attn_proj, ln2, c_fc, gelu, mlp_proj)
+    def _trunk(self, idx, kv_cache=None):
+        """Embeddings and blocks.  idx: (B, T) -> x: (B, T, C), before the final LayerNorm.
 
-    def _block_backward(self, dx, i, cache, grads):
-        """Backward through block i.  dx: (B, T, C) -> (B, T, C); fills ``grads``."""
-        p = f"transformer.h.{i}."
-        ln1, c_attn, attn, attn_proj, ln2, c_fc, gelu, mlp_proj = cache
-        # x_out = x_mid + mlp(x_mid): the residual passes dx straight through, plus the MLP's share.
-        dm, grads[p + "mlp.c_proj.weight"], grads[p + "mlp.c_proj.bias"] = L.linear_backward(dx, mlp_proj)
-        dm = L.gelu_backward(dm, gelu)
-        dm, grads[p + "mlp.c_fc.weight"], grads[p + "mlp.c_fc.bias"] = L.linear_backward(dm, c_fc)
-        dm, grads[p + "ln_2.weight"], grads[p + "ln_2.bias"] = L.layernorm_backward(dm, ln2)
-        dm += dx  # dx_mid = dx_out (residual) + the MLP branch's gradient
+        kv_cache (generation): one ``layers.KVCache`` per block; ``idx`` then holds only
+        new positions, which follow the ones already cached.  Returns x and what the
+        backward pass needs.
+        """
+        cfg, P = self.config, self.params
+        idx = check_token_ids(idx, cfg)                                           # (B, T)
+        B, T = idx.shape
+        start = 0 if kv_cache is None else kv_cache[0].length                    # position of idx[:, 0]
+        if start + T > cfg.block_size:
+            raise ValueError(f"{start} cached and {T} new positions exceed block_size {cfg.block_size}")
+        tok, tok_cache = L.embedding_forward(idx, P["transformer.wte.weight"])    # (B, T, C)
+        x = tok + P["transformer.wpe.weight"][start:start + T]                    # (B, T, C)
+        block_caches = []
+        for i in range(cfg.n_layer):
+            x, cache = self._block_forward(x, i, None if kv_cache is None else kv_cache[i])  # (B, T, C)
+            if kv_cache is None:  # generation keeps nothing for a backward pass
+                block_caches.append(cache)
+        return x, (tok_cache, T, block_caches)
+
+    def _block_params(self, i):
+        """Block i's arrays under their short names ("ln_1.weight", ...): the same arrays."""
+        prefix = f"transformer.h.{i}."
+        return {name[len(prefix):]: array for name, array in self.params.items() if name.startswith(prefix)}
+
+    def _block_forward(self, x, i, kv_cache=None):
+        """One pre-LayerNorm transformer block.  x: (B, T, C) -> (B, T, C).
+
+        kv_cache: block i's ``layers.KVCache`` when generating (x then holds only the new
+        positions), None otherwise.
+        """
+        w = self._block_params(i)
+        a, ln1 = L.layernorm_forward(x, w["ln_1.weight"], w["ln_1.bias"])                  # (B, T, C)
+        qkv, c_attn = L.linear_forward(a, w["attn.c_attn.weight"], w["attn.c_attn.bias"])  # (B, T, 3C)
+        y, attn = L.attention_forward(qkv, self.config.n_head, kv_cache)                   # (B, T, C)
+        y, c_proj = L.linear_forward(y, w["attn.c_proj.weight"], w["attn.c_proj.bias"])    # (B, T, C)
+        x = x + y  # (B, T, C), residual 1: a new array, the caller's x stays as it was
+        m, ln2 = L.layernorm_forward(x, w["ln_2.weight"], w["ln_2.bias"])                  # (B, T, C)
+        m, c_fc = L.linear_forward(m, w["mlp.c_fc.weight"], w["mlp.c_fc.bias"])            # (B, T, 4C)
+        m, gelu = L.gelu_forward(m)                                                        # (B, T, 4C)
+        m, mlp_proj = L.linear_forward(m, w["mlp.c_proj.weight"], w["mlp.c_proj.bias"])    # (B, T, C)
+        x += m  # (B, T, C), residual 2: in place is safe, no cache holds this x
+        return x, (ln1, c_attn, attn, c_proj, ln2, c_fc, gelu, mlp_proj)
+
+    @staticmethod
+    def _block_backward(dx, cache):
+        """dx: dloss/d(block output), (B, T, C) -> dloss/d(block input), (B, T, C), and the
+        block's gradients under their short names."""
+        ln1, c_attn, attn, c_proj, ln2, c_fc, gelu, mlp_proj = cache
+        g = {}
+        # residual 2, x_out = x_mid + mlp(x_mid): dx passes straight through, plus the MLP's share
+        dm, g["mlp.c_proj.weight"], g["mlp.c_proj.bias"] = L.linear_backward(dx, mlp_proj)  # (B, T, 4C)
+        dm = L.gelu_backward(dm, gelu)                                                      # (B, T, 4C)
+        dm, g["mlp.c_fc.weight"], g["mlp.c_fc.bias"] = L.linear_backward(dm, c_fc)          # (B, T, C)
+        dm, g["ln_2.weight"], g["ln_2.bias"] = L.layernorm_backward(dm, ln2)                # (B, T, C)
+        dm += dx  # (B, T, C): dx_mid = dx_out (residual) + the MLP branch's gradient
         dx = dm
-        # x_mid = x_in + attn(x_in)
-        dy, grads[p + "attn.c_proj.weight"], grads[p + "attn.c_proj.bias"] = L.linear_backward(dx, attn_proj)
-        dqkv = L.attention_backward(dy, attn)
-        da, grads[p + "attn.c_attn.weight"], grads[p + "attn.c_attn.bias"] = L.linear_backward(dqkv, c_attn)
-        da, grads[p + "ln_1.weight"], grads[p + "ln_1.bias"] = L.layernorm_backward(da, ln1)
-        da += dx
-        return da
+        # residual 1, x_mid = x_in + attn(x_in): the same through the attention branch
+        dy, g["attn.c_proj.weight"], g["attn.c_proj.bias"] = L.linear_backward(dx, c_proj)  # (B, T, C)
+        dqkv = L.attention_backward(dy, attn)                                               # (B, T, 3C)
+        da, g["attn.c_attn.weight"], g["attn.c_attn.bias"] = L.linear_backward(dqkv, c_attn)  # (B, T, C)
+        da, g["ln_1.weight"], g["ln_1.bias"] = L.layernorm_backward(da, ln1)                # (B, T, C)
+        da += dx  # (B, T, C): dx_in
+        return da, g
 
     def backward(self, dlogits=None) -> dict[str, np.ndarray]:
         """Gradients of the last ``forward``'s loss for every parameter.
@@ -297,14 +329,14 @@ class GPT:
         if dlogits is None:
             if loss_cache is None:
                 raise RuntimeError("forward() was called without targets, so there is no loss to differentiate")
-            dlogits = L.cross_entropy_backward(loss_cache)
+            dlogits = L.cross_entropy_backward(loss_cache)                  # (B, T, V)
         wte = self.params["transformer.wte.weight"]
         V, C = wte.shape
         # logits = h @ wte^T  ->  dh = dlogits @ wte,  dwte (head part) = dlogits^T @ h
-        dlogits2d = dlogits.reshape(-1, V)
-        dh = (dlogits2d @ wte).reshape(h.shape)
+        dlogits2d = dlogits.reshape(-1, V)                                        # (B*T, V)
+        dh = (dlogits2d @ wte).reshape(h.shape)                                   # (B, T, C)
         grads = self.backward_hidden(dh)
-        grads["transformer.wte.weight"] += dlogits2d.T @ h.reshape(-1, C)
+        grads["transformer.wte.weight"] += dlogits2d.T @ h.reshape(-1, C)         # (V, C)
         return grads
 
     def backward_hidden(self, dh) -> dict[str, np.ndarray]:
@@ -314,14 +346,16 @@ class GPT:
             raise RuntimeError("call forward() or forward_hidden() before backward")
         tok_cache, T, block_caches, lnf_cache = self._caches
         P, grads = self.params, {}
-        dx, grads["transformer.ln_f.weight"], grads["transformer.ln_f.bias"] = L.layernorm_backward(dh, lnf_cache)
+        dx, grads["transformer.ln_f.weight"], grads["transformer.ln_f.bias"] = L.layernorm_backward(
+            dh, lnf_cache)                                                        # (B, T, C)
         for i in reversed(range(self.config.n_layer)):
-            dx = self._block_backward(dx, i, block_caches[i], grads)
+            dx, block_grads = self._block_backward(dx, block_caches[i])          # (B, T, C)
+            grads.update({f"transformer.h.{i}.{name}": g for name, g in block_grads.items()})
         # x = tok + pos: both embeddings receive dx
-        dwpe = np.zeros_like(P["transformer.wpe.weight"])
-        dwpe[:T] = dx.sum(axis=0)
+        dwpe = np.zeros_like(P["transformer.wpe.weight"])                         # (block_size, C)
+        dwpe[:T] = dx.sum(axis=0)                                                 # (T, C): summed over the batch
         grads["transformer.wpe.weight"] = dwpe
-        grads["transformer.wte.weight"] = L.embedding_backward(dx, tok_cache)
+        grads["transformer.wte.weight"] = L.embedding_backward(dx, tok_cache)    # (V, C)
         return {name: grads[name] for name in P}  # same order as params
 
     def release(self):
@@ -340,45 +374,24 @@ class GPT:
         return logits[:, -1, :]
 
     def _new_kv_cache(self, batch_size):
-        """Preallocated keys and values for every layer: (B, H, block_size, hs) each."""
+        """An empty ``layers.KVCache`` per block, room for block_size positions each."""
         cfg = self.config
         hs = cfg.d_model // cfg.n_head
-        shape = (batch_size, cfg.n_head, cfg.block_size, hs)
-        return [(np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)) for _ in range(cfg.n_layer)]
+        return [L.KVCache(batch_size, cfg.n_head, cfg.block_size, hs, self.dtype) for _ in range(cfg.n_layer)]
 
-    def _forward_with_kv_cache(self, idx_new, kv_cache, start):
-        """Run new tokens through the model, reusing the keys and values of earlier ones.
+    def _forward_with_kv_cache(self, idx_new, kv_cache):
+        """Logits of the token after ``idx_new``, reusing the keys and values of earlier ones.
 
-        idx_new: (B, Tn) ids at positions start .. start+Tn-1; ``kv_cache`` holds the keys
-        and values of positions 0 .. start-1 and is extended in place.  Returns the logits
-        of the last new position: (B, vocab_size).  Only the new tokens go through the
-        MLPs and projections, which is what makes each generated token cheap.
+        idx_new: (B, Tn) ids of the positions that follow the ones in ``kv_cache`` (from
+        ``_new_kv_cache``), which is extended in place.  Returns (B, vocab_size).  Only
+        the new tokens go through the MLPs and projections, which is what makes each
+        generated token cheap.
         """
-        cfg, P = self.config, self.params
-        B, Tn = idx_new.shape
-        end = start + Tn
-        x = P["transformer.wte.weight"][idx_new] + P["transformer.wpe.weight"][start:end]
-        hs = cfg.d_model // cfg.n_head
-        scale = 1.0 / math.sqrt(hs)
-        for i, (K, Vc) in enumerate(kv_cache):
-            p = f"transformer.h.{i}."
-            a, _ = L.layernorm_forward(x, P[p + "ln_1.weight"], P[p + "ln_1.bias"])
-            qkv, _ = L.linear_forward(a, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"])
-            q, k, v = (L.split_heads(part, cfg.n_head) for part in np.split(qkv, 3, axis=-1))
-            K[:, :, start:end] = k
-            Vc[:, :, start:end] = v
-            scores = (q * scale) @ K[:, :, :end].transpose(0, 1, 3, 2)  # (B, H, Tn, end)
-            scores += L.causal_bias(Tn, end, scores.dtype)
-            y = L.merge_heads(L.softmax(scores, out=scores) @ Vc[:, :, :end])
-            y, _ = L.linear_forward(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
-            x = x + y
-            m, _ = L.layernorm_forward(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
-            m, _ = L.linear_forward(m, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"])
-            m, _ = L.gelu_forward(m)
-            m, _ = L.linear_forward(m, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
-            x = x + m
-        h, _ = L.layernorm_forward(x[:, -1], P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])
-        return h @ P["transformer.wte.weight"].T
+        P = self.params
+        x, _ = self._trunk(idx_new, kv_cache)                                     # (B, Tn, C)
+        # only the last position is sampled from: the final LayerNorm and head see it alone
+        h, _ = L.layernorm_forward(x[:, -1], P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])  # (B, C)
+        return h @ P["transformer.wte.weight"].T                                  # (B, V)
 
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
                  use_cache=True, stop_token=None):
@@ -413,22 +426,18 @@ class GPT:
         out = np.empty((idx.shape[0], idx.shape[1] + max_new_tokens), dtype=np.int64)
         out[:, : idx.shape[1]] = idx
         n = idx.shape[1]
-        kv_cache, cached = None, 0  # number of positions whose keys/values are in the cache
+        kv_cache = self._new_kv_cache(len(out)) if use_cache else None
         finished = np.zeros(idx.shape[0], dtype=bool)
         for _ in range(max_new_tokens):
+            first = max(0, n - cfg.block_size)  # the context: out[:, first:n], at most block_size tokens
             if not use_cache:
-                logits = self.logits_last(out[:, max(0, n - cfg.block_size):n])
+                logits = self.logits_last(out[:, first:n])
             else:
-                if kv_cache is None:
-                    kv_cache = self._new_kv_cache(out.shape[0])
-                if cached == 0 or n > cfg.block_size:
-                    # (re)fill: the window is the last min(n, block_size) tokens at positions 0..
-                    window = out[:, max(0, n - cfg.block_size):n]
-                    logits = self._forward_with_kv_cache(window, kv_cache, 0)
-                    cached = window.shape[1]
-                else:
-                    logits = self._forward_with_kv_cache(out[:, n - 1:n], kv_cache, cached)
-                    cached += 1
+                if first > 0:  # the window slid and every position moved: recompute it all
+                    for layer_cache in kv_cache:
+                        layer_cache.length = 0
+                # only the context's tokens that are not cached yet go through the model
+                logits = self._forward_with_kv_cache(out[:, first + kv_cache[0].length:n], kv_cache)
             next_ids = sample_next(logits, rng, temperature=temperature, top_k=top_k, top_p=top_p)
             if stop_token is not None:
                 next_ids[finished] = stop_token

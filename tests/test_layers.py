@@ -85,6 +85,19 @@ def test_attention_single_head_by_hand(rng):
     np.testing.assert_allclose(y[0], att @ v, rtol=1e-12)
 
 
+def test_attention_with_kv_cache_matches_whole_sequence(rng):
+    """Generation: positions fed a few at a time through a KVCache give the outputs the
+    whole sequence gives at once."""
+    qkv = rng.normal(size=(2, 7, 3 * 6))
+    y_full, _ = L.attention_forward(qkv, 2)
+    cache = L.KVCache(batch_size=2, n_head=2, max_len=8, head_size=3, dtype=np.float64)
+    ys = [L.attention_forward(qkv[:, a:b], 2, kv_cache=cache)[0] for a, b in [(0, 3), (3, 4), (4, 7)]]
+    assert cache.length == 7
+    np.testing.assert_allclose(np.concatenate(ys, axis=1), y_full, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="KV cache holds 8"):
+        L.attention_forward(qkv[:, :2], 2, kv_cache=cache)
+
+
 def test_embedding(rng):
     W = rng.normal(size=(7, 4))
     idx = np.array([[1, 3, 1], [6, 1, 0]])  # repeated ids must accumulate

@@ -165,11 +165,14 @@ def test_kv_cache_logits_match_full_forward():
     idx = np.random.default_rng(0).integers(0, 50, (2, 12))
     full = model.forward(idx)[0]
     cache = model._new_kv_cache(2)
-    first = model._forward_with_kv_cache(idx[:, :5], cache, 0)
+    first = model._forward_with_kv_cache(idx[:, :5], cache)
     np.testing.assert_allclose(first, full[:, 4], rtol=1e-4, atol=1e-5)
     for t in range(5, 12):
-        step = model._forward_with_kv_cache(idx[:, t:t + 1], cache, t)
+        step = model._forward_with_kv_cache(idx[:, t:t + 1], cache)
         np.testing.assert_allclose(step, full[:, t], rtol=1e-4, atol=1e-5)
+    assert all(layer_cache.length == 12 for layer_cache in cache)
+    with pytest.raises(ValueError, match="exceed block_size 16"):
+        model._forward_with_kv_cache(idx[:, :5], cache)
 
 
 def test_sampling_is_reproducible_with_a_seed():
