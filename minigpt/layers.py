@@ -337,10 +337,12 @@ def cross_entropy_forward(logits, targets, ignore_index=IGNORE_INDEX):
     return loss, (logp, targets1d[rows], rows, logits.shape)
 
 
-def cross_entropy_backward(cache, dloss=1.0):
-    """Gradient of the mean cross-entropy with respect to the logits: (..., V).
+def cross_entropy_backward(dloss, cache):
+    """Gradient of ``dloss`` times the mean cross-entropy with respect to the logits: (..., V).
 
-    d loss / d logits = (softmax(logits) - onehot(target)) / n on kept rows, 0 elsewhere.
+    dloss is the gradient of the final objective with respect to the loss (1.0 when the
+    loss is the objective).  d loss / d logits = (softmax(logits) - onehot(target)) / n
+    on kept rows, 0 elsewhere.
     """
     logp, kept_targets, rows, shape = cache
     n = len(rows)

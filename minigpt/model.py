@@ -329,7 +329,7 @@ class GPT:
         if dlogits is None:
             if loss_cache is None:
                 raise RuntimeError("forward() was called without targets, so there is no loss to differentiate")
-            dlogits = L.cross_entropy_backward(loss_cache)                  # (B, T, V)
+            dlogits = L.cross_entropy_backward(1.0, loss_cache)                  # (B, T, V)
         wte = self.params["transformer.wte.weight"]
         V, C = wte.shape
         # logits = h @ wte^T  ->  dh = dlogits @ wte,  dwte (head part) = dlogits^T @ h

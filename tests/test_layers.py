@@ -113,10 +113,11 @@ def test_cross_entropy(rng):
     targets = rng.integers(0, 9, size=(2, 4))
     targets[0, :2] = -1  # ignored positions
     loss, cache = L.cross_entropy_forward(logits, targets)
-    analytic = L.cross_entropy_backward(cache)
+    analytic = L.cross_entropy_backward(1.0, cache)
     numeric = numerical_gradient(lambda: L.cross_entropy_forward(logits, targets)[0], logits)
     assert relative_error(analytic, numeric) < TOL
     assert np.all(analytic[0, :2] == 0)
+    np.testing.assert_allclose(L.cross_entropy_backward(0.5, cache), 0.5 * analytic, rtol=1e-12)
 
 
 def test_cross_entropy_value():
