@@ -22,27 +22,22 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x):
+    def forward(self, x, cache=None, start=0):
+        """x: (B, T, C).  cache (generation): (K, V) tensors (B, H, block_size, hs) holding
+        positions 0 .. start-1; x's keys and values are written after them, in place."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if cache is not None:
+            if start > 0 and T > 1:
+                raise ValueError("after cached positions, feed new positions one at a time")
+            K, V = cache
+            K[:, :, start:start + T] = k
+            V[:, :, start:start + T] = v
+            k, v = K[:, :, :start + T], V[:, :, :start + T]
+        # causal among the new positions; one new position after cached ones sees them all
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=start == 0)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
-
-    def forward_cached(self, x, cache, start):
-        """x: (B, Tn, C) new positions; cache: (K, V) tensors (B, H, block, hs) filled in place."""
-        B, Tn, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, Tn, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        K, V = cache
-        K[:, :, start:start + Tn] = k
-        V[:, :, start:start + Tn] = v
-        end = start + Tn
-        if Tn == 1:
-            y = F.scaled_dot_product_attention(q, K[:, :, :end], V[:, :, :end])
-        else:
-            y = F.scaled_dot_product_attention(q, K[:, :, :end], V[:, :, :end], is_causal=start == 0)
-        return self.c_proj(y.transpose(1, 2).reshape(B, Tn, C))
 
 
 class MLP(nn.Module):
@@ -63,8 +58,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(d_model)
         self.mlp = MLP(d_model)
 
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x, cache=None, start=0):
+        x = x + self.attn(self.ln_1(x), cache, start)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -114,8 +109,7 @@ class TorchGPT(nn.Module):
             Tn = new.shape[1]
             x = self.transformer.wte(new) + self.transformer.wpe.weight[start:start + Tn]
             for block, cache in zip(self.transformer.h, caches):
-                x = x + block.attn.forward_cached(block.ln_1(x), cache, start)
-                x = x + block.mlp(block.ln_2(x))
+                x = block(x, cache, start)
             logits = self.lm_head(self.transformer.ln_f(x[:, -1]))
             start += Tn
             new = logits.argmax(-1, keepdim=True)
