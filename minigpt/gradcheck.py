@@ -1,5 +1,7 @@
 """Finite-difference gradient checking: the test every backward function must pass.
 
+Chapter 3 (Backpropagation by hand) builds it and explains the choice of h.
+
 For a scalar function f and an array x, the central difference
 
     (f(x + h e_i) - f(x - h e_i)) / (2 h)
