@@ -1,12 +1,13 @@
 """pytest configuration shared by the unit tests and the notebook tests (nbval).
 
 The chapters are stored executed with OpenBLAS on one thread, as Binder runs them, and nbval
-re-runs each one in a kernel that inherits this process's environment. Pinning the thread
-count here makes the re-run compute the same numbers: with a different number of BLAS
-threads a matrix product may round differently in its last bit, and a sampled token can then
-come out differently. (minigpt's own threads, ``minigpt.parallel``, never change a number.)
+re-runs each one in a kernel that inherits this process's environment. One thread is the
+default here too; set ``OPENBLAS_NUM_THREADS`` to run the tests with another count. Either
+way they must pass: a number whose last digits depend on the thread count or the CPU's BLAS
+kernels is checked by an assertion with a tolerance, not as text (see
+tests/test_notebook_rules.py).
 """
 
 import os
 
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

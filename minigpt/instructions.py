@@ -45,7 +45,9 @@ import re
 
 import numpy as np
 
+from .layers import IGNORE_INDEX  # targets the loss skips: the prompt and the padding
 from .pydoc_corpus import PYDOC_MODULES, SNAPSHOT_DIR, iter_documented_objects, read_snapshot
+from .tokenizer import SPECIAL_TOKENS
 
 __all__ = [
     "USER",
@@ -67,10 +69,9 @@ __all__ = [
     "split_by_name",
 ]
 
-# The chat markers: three of the special tokens of minigpt.tokenizer.SPECIAL_TOKENS.
-USER = "<|user|>"
-ASSISTANT = "<|assistant|>"
-END = "<|end|>"
+# The chat markers: three of the tokenizer's special tokens ("<|user|>", "<|assistant|>",
+# "<|end|>"), each a single token id.
+_, USER, ASSISTANT, END = SPECIAL_TOKENS
 
 # Ways of asking the same thing. Several phrasings teach the model that the
 # *name* matters, not the exact wording of the question.
@@ -86,8 +87,6 @@ QUESTION_TEMPLATES: tuple[str, ...] = (
 # How many phrasings (distinct templates) of the question each callable gets.
 PHRASINGS_PER_CALLABLE = 2
 
-# Targets of -1 are ignored by the loss (the cross-entropy skips them).
-IGNORE_INDEX = -1
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""Execute chapters top to bottom and store their outputs, as they are committed.
+
+    python scripts/execute_notebooks.py notebooks/04_attention.ipynb [more.ipynb ...]
+
+Each notebook runs in a fresh kernel of this Python, in the notebooks folder, with OpenBLAS
+on one thread (as on Binder, and as the tests re-run them), and is written back in place
+only if every cell succeeded. Cell timing metadata is dropped, so a re-run that prints the
+same outputs leaves the file unchanged. Prints each notebook's wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+TIMEOUT_S = 900
+
+
+def execute(path: Path) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # timestamps: noise in every diff
+    text = json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    tmp = path.with_suffix(".ipynb.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # inherited by the kernels
+    for path in args.notebooks:
+        try:
+            seconds = execute(path)
+        except nbclient.exceptions.CellExecutionError as err:
+            print(f"{path}: FAILED, not written\n{str(err)[-3000:]}", file=sys.stderr)
+            return 1
+        print(f"{path}: executed in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
