@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .checks import check_float
+
 
 def default_decay_filter(name: str, array: np.ndarray) -> bool:
     """Which parameters get weight decay: the matrices of the linear layers only.
@@ -135,7 +137,11 @@ def clip_grad_norm(grads, max_norm) -> float:
     """Scale all gradients in place so their global norm is at most ``max_norm``.
 
     Returns the norm before clipping (worth logging: spikes warn of instability).
+    max_norm: a finite number >= 0 (0 or None: no clipping).  A negative one would flip
+    every gradient, turning descent into ascent, so it is refused.
     """
+    if max_norm is not None:
+        check_float(max_norm, "max_norm", minimum=0)
     norm = global_grad_norm(grads)
     if max_norm and norm > max_norm:
         scale = max_norm / (norm + 1e-6)

@@ -30,6 +30,9 @@ def encode_dataset(tokenizer, examples, block_size):
 
 def sft_loss(model, pairs, batch_size=64) -> float:
     """Mean loss per answer token over all ``pairs`` (every token counts once)."""
+    if len(pairs) == 0:
+        raise ValueError("sft_loss needs at least one (ids, targets) pair; got none (were all the examples "
+                         "longer than block_size and dropped by encode_dataset?)")
     total, count = 0.0, 0
     for start in range(0, len(pairs), batch_size):
         x, y = pad_batch(pairs[start:start + batch_size])
@@ -48,6 +51,10 @@ def train_sft(model, train_pairs, val_pairs, config: TrainConfig, *, progress=Tr
     evaluation reports the loss over all validation pairs and over an equally large
     fixed sample of training pairs.
     """
+    for what, pairs in (("train_pairs", train_pairs), ("val_pairs", val_pairs)):
+        if len(pairs) == 0:
+            raise ValueError(f"train_sft: {what} is empty; encode_dataset drops examples longer than "
+                             "block_size, so check the data or use a larger block_size")
     n_eval = min(len(train_pairs), len(val_pairs))
     eval_rows = np.random.default_rng([config.seed, 1]).choice(len(train_pairs), n_eval, replace=False)
     train_eval = [train_pairs[i] for i in eval_rows]

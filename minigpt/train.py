@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from .checks import check_float, check_int, check_token_sequence
 from .data import get_batch
 from .optim import AdamW, clip_grad_norm, cosine_lr
 
@@ -28,6 +29,10 @@ class TrainConfig:
     weight_decay, beta1, beta2: AdamW; grad_clip: max global gradient norm (0: off);
     eval_interval / eval_iters: evaluate every so many steps on so many batches;
     seed: batches and evaluation batches are drawn from it.
+
+    Every field is checked when the config is made (``SETTINGS`` says what each one
+    accepts): a NaN learning rate or a negative grad_clip (which would turn every step
+    into gradient *ascent*) is refused here, not discovered as a mysterious loss later.
     """
 
     max_iters: int = 2000
@@ -46,14 +51,10 @@ class TrainConfig:
     seed: int = 1337
 
     def __post_init__(self):
-        positive = ("max_iters", "batch_size", "eval_interval", "eval_iters")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.min_lr < 0:
-            raise ValueError(f"learning rates must be positive (learning_rate={self.learning_rate}, min_lr={self.min_lr})")
-        if self.warmup_iters < 0:
-            raise ValueError(f"warmup_iters must be >= 0, got {self.warmup_iters}")
+        for name in SETTINGS:
+            value = getattr(self, name)
+            if not (value is None and name in OPTIONAL):
+                check_setting(name, value, f"TrainConfig.{name}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,10 +72,46 @@ class TrainConfig:
         return cosine_lr(step, self.learning_rate, self.min_lr, self.warmup_iters, decay)
 
 
+# What each TrainConfig field accepts: (check, bounds) for minigpt.checks.  The command
+# line checks its options with the same table, so both say the same thing.
+SETTINGS = {
+    "max_iters": (check_int, dict(minimum=1)),
+    "batch_size": (check_int, dict(minimum=1)),
+    "block_size": (check_int, dict(minimum=1)),
+    "learning_rate": (check_float, dict(above=0)),
+    "min_lr": (check_float, dict(minimum=0)),
+    "warmup_iters": (check_int, dict(minimum=0)),
+    "lr_decay_iters": (check_int, dict(minimum=1)),
+    "weight_decay": (check_float, dict(minimum=0)),
+    "beta1": (check_float, dict(minimum=0, below=1)),
+    "beta2": (check_float, dict(minimum=0, below=1)),
+    "grad_clip": (check_float, dict(minimum=0)),  # 0: no clipping
+    "eval_interval": (check_int, dict(minimum=1)),
+    "eval_iters": (check_int, dict(minimum=1)),
+    "seed": (check_int, dict(minimum=0)),  # NumPy's generators take non-negative seeds
+}
+OPTIONAL = {"block_size", "lr_decay_iters"}  # None means "use the default"
+
+
+def check_setting(name, value, what=None):
+    """Check one training setting against ``SETTINGS``; ``what`` names it in the error."""
+    check, bounds = SETTINGS[name]
+    return check(value, what or name, **bounds)
+
+
 def new_history() -> dict:
     """Plain lists, one entry per step (or per evaluation for the eval_* keys)."""
     return {"step": [], "train_loss": [], "lr": [], "grad_norm": [], "tokens_per_sec": [],
             "eval_step": [], "eval_train_loss": [], "val_loss": []}
+
+
+def check_history(history) -> dict:
+    """A history passed in to resume (e.g. from a checkpoint) must have ``new_history``'s lists."""
+    bad = sorted(k for k in new_history() if not isinstance(history, dict) or not isinstance(history.get(k), list))
+    if bad:
+        raise ValueError(f"history must be a dict of lists like new_history()'s; {bad} are missing or not "
+                         "lists (pass history=None to start a new one)")
+    return history
 
 
 def estimate_loss(model, ids, batch_size, block_size, eval_iters, seed=0) -> float:
@@ -101,10 +138,9 @@ def evaluate_loss(model, ids, block_size=None, batch_size=32) -> float:
     is the number to compare between models (e.g. against nanoGPT's val loss).
     """
     T = block_size or model.config.block_size
-    ids = np.asarray(ids, dtype=np.int64)
+    check_int(batch_size, "batch_size", minimum=1)
+    ids = check_token_sequence(ids, "ids", min_length=T + 1, vocab_size=model.config.vocab_size)
     n_windows = (len(ids) - 1) // T
-    if n_windows < 1:
-        raise ValueError(f"need more than {T} tokens to evaluate, got {len(ids)}")
     x_all = ids[: n_windows * T].reshape(n_windows, T)
     y_all = ids[1: n_windows * T + 1].reshape(n_windows, T)
     total = 0.0
@@ -132,15 +168,32 @@ class TrainingDiverged(FloatingPointError):
     """The loss or the gradients stopped being finite numbers."""
 
 
+TRAINABLE_DTYPES = ("float32", "float64")
+
+
+def check_trainable_dtype(model):
+    """Refuse to train a float16 model.  float16 cannot hold AdamW's small numbers: its
+    eps (1e-8) and a small gradient's square round to 0, an update divides by zero, and
+    the loss is NaN whatever the learning rate.  float16 is for storing weights
+    (``save_checkpoint(..., storage_dtype=np.float16)``); training runs in float32."""
+    if str(model.dtype) not in TRAINABLE_DTYPES:
+        raise ValueError(
+            f"cannot train a model whose parameters are {model.dtype} ({model.dtype} cannot hold AdamW's "
+            "small numbers, so every update would be NaN); convert it to float32 first: "
+            "model = GPT.from_state_dict(model.config, model.state_dict(), dtype=np.float32)"
+        )
+
+
 def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | None = None,
           start_step: int = 0, history: dict | None = None, checkpoint_path=None,
-          tokenizer=None, progress: bool = True) -> dict:
+          tokenizer=None, progress: bool = True, **checkpoint_extra) -> dict:
     """Train ``model`` on token ids and return the history (plain lists).
 
     train_ids, val_ids: 1-D int arrays.  Evaluates every ``config.eval_interval`` steps
     and at the end; if ``checkpoint_path`` is given, saves a checkpoint at each
-    evaluation.  To resume, pass the ``optimizer``, ``step`` and ``history`` from
-    ``load_checkpoint`` as ``optimizer``, ``start_step`` and ``history``.
+    evaluation (with ``checkpoint_extra``, JSON values, saved alongside).  To resume,
+    pass the ``optimizer``, ``step`` and ``history`` from ``load_checkpoint`` as
+    ``optimizer``, ``start_step`` and ``history``.
 
     Raises TrainingDiverged, naming the step, if the loss or gradient norm is NaN or
     inf; the last checkpoint is then left as it was.
@@ -148,8 +201,9 @@ def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | 
     T = config.block_size or model.config.block_size
     if T > model.config.block_size:
         raise ValueError(f"TrainConfig.block_size={T} exceeds the model's block_size={model.config.block_size}")
-    train_ids = np.asarray(train_ids, dtype=np.int64)
-    val_ids = np.asarray(val_ids, dtype=np.int64)
+    V = model.config.vocab_size
+    train_ids = check_token_sequence(train_ids, "train_ids", min_length=T + 1, vocab_size=V)
+    val_ids = check_token_sequence(val_ids, "val_ids", min_length=T + 1, vocab_size=V)
 
     def batch_for_step(step):
         return get_batch(train_ids, config.batch_size, T, np.random.default_rng([config.seed, step]))
@@ -160,7 +214,7 @@ def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | 
 
     return run_training(model, batch_for_step, evaluate, config, optimizer=optimizer, start_step=start_step,
                         history=history, checkpoint_path=checkpoint_path, tokenizer=tokenizer,
-                        progress=progress)
+                        progress=progress, **checkpoint_extra)
 
 
 def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimizer=None, start_step=0,
@@ -174,10 +228,15 @@ def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimi
     """
     from .checkpoint import save_checkpoint
 
+    check_trainable_dtype(model)
+    check_int(start_step, "start_step", minimum=0)
+    if start_step > config.max_iters:
+        raise ValueError(f"start_step={start_step} is past TrainConfig.max_iters={config.max_iters}: nothing "
+                         "to train; raise max_iters (--max-iters) to continue the run")
     if optimizer is None:
         optimizer = AdamW(model.params, lr=config.learning_rate, betas=(config.beta1, config.beta2),
                           weight_decay=config.weight_decay)
-    history = new_history() if history is None else history
+    history = new_history() if history is None else check_history(history)
 
     def evaluate_and_save(step):
         if history["eval_step"] and history["eval_step"][-1] == step:

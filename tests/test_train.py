@@ -110,3 +110,52 @@ def test_train_config_validation():
         TrainConfig(max_iters=0)
     with pytest.raises(ValueError, match="block_size"):
         train(GPT(CFG), *pattern_data(), TrainConfig(max_iters=1, block_size=32), progress=False)
+
+
+# defect class: TrainConfig accepted values that silently break training (negative grad_clip = ascent)
+@pytest.mark.parametrize("field, value", [
+    ("grad_clip", -1.0), ("grad_clip", float("inf")), ("learning_rate", float("nan")),
+    ("learning_rate", float("inf")), ("min_lr", float("nan")), ("beta2", 1.5), ("beta1", -0.1),
+    ("block_size", 0), ("seed", -1), ("max_iters", 2.5), ("batch_size", True), ("weight_decay", -0.1),
+    ("lr_decay_iters", 0), ("warmup_iters", 1.5), ("eval_iters", "3"),
+])
+def test_train_config_refuses_invalid_values(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
+        quick_config(**{field: value})
+
+
+def test_negative_clip_is_refused_by_clip_grad_norm_too():
+    from minigpt.optim import clip_grad_norm
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm({"w": np.ones(3)}, -1.0)
+
+
+# defect class: float16 training always went NaN, and the error blamed the learning rate
+def test_float16_training_is_refused_with_a_clear_message():
+    model = GPT(CFG, seed=0, dtype=np.float16)
+    with pytest.raises(ValueError, match="float16") as info:
+        train(model, *pattern_data(), quick_config(max_iters=2), progress=False)
+    assert "float32" in str(info.value) and "learning_rate" not in str(info.value)
+
+
+# defect class: smaller validation gaps (float ids truncated, empty inputs giving raw NumPy errors)
+def test_token_ids_must_be_integers_and_enough():
+    train_ids, val_ids = pattern_data()
+    model = GPT(CFG, seed=0)
+    with pytest.raises(ValueError, match="train_ids.*integer"):
+        train(model, train_ids + 0.5, val_ids, quick_config(max_iters=2), progress=False)
+    with pytest.raises(ValueError, match="val_ids has 5 tokens but needs at least 17"):
+        train(model, train_ids, val_ids[:5], quick_config(max_iters=2), progress=False)
+    with pytest.raises(ValueError, match="integer"):
+        evaluate_loss(model, val_ids + 0.5)
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate_loss(model, val_ids, batch_size=0)
+
+
+# defect class: smaller validation gaps -- resuming past max_iters, or with a malformed history
+def test_resume_arguments_are_checked():
+    train_ids, val_ids = pattern_data()
+    with pytest.raises(ValueError, match="past TrainConfig.max_iters"):
+        train(GPT(CFG), train_ids, val_ids, quick_config(max_iters=10), start_step=20, progress=False)
+    with pytest.raises(ValueError, match="history must be"):
+        train(GPT(CFG), train_ids, val_ids, quick_config(max_iters=10), history={"step": []}, progress=False)
