@@ -4,7 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_float, check_int
 from .layers import softmax
+
+
+def check_logits(logits) -> np.ndarray:
+    """Logits of shape (B, V), V >= 1, that a distribution can be made from.
+
+    -inf is allowed (it masks a token), but not NaN, +inf, or a row that masks every token.
+    """
+    logits = np.asarray(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (B, V), got shape {logits.shape}")
+    if logits.shape[1] == 0:
+        raise ValueError("logits must cover at least one token (V >= 1), got V = 0")
+    if np.isnan(logits).any() or np.isposinf(logits).any() or np.isneginf(logits).all(axis=-1).any():
+        raise ValueError(
+            "the logits contain NaN or inf (or a row with every token at -inf): the model's weights are "
+            "probably NaN or inf, e.g. a diverged run; load a checkpoint saved before it diverged"
+        )
+    return logits
 
 
 def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
@@ -15,20 +34,16 @@ def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
     tokens whose total probability reaches p (nucleus sampling).  The kept
     probabilities are renormalised; everything else gets probability 0.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0 here (use 0 in sample_next for greedy), got {temperature}")
+    check_float(temperature, "temperature (use 0 in sample_next for greedy)", above=0)
     logits = np.asarray(logits, dtype=np.float64) / temperature
     V = logits.shape[-1]
     if top_k is not None:
-        if not 1 <= int(top_k):
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        k = min(int(top_k), V)
+        k = min(check_int(top_k, "top_k", minimum=1), V)
         kth_largest = np.partition(logits, V - k, axis=-1)[:, V - k:V - k + 1]
         logits = np.where(logits < kth_largest, -np.inf, logits)
     probs = softmax(logits)
     if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        check_float(top_p, "top_p", above=0, maximum=1)
         order = np.argsort(-probs, axis=-1, kind="stable")
         sorted_probs = np.take_along_axis(probs, order, axis=-1)
         mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
@@ -45,8 +60,13 @@ def sample_next(logits, rng, temperature=1.0, top_k=None, top_p=None):
     """Draw one token per row.  logits: (B, V) -> ids (B,) int64.
 
     temperature == 0 is greedy decoding (argmax; ties go to the lowest id).
+
+    Raises ValueError for a temperature that is not a finite number >= 0 and for NaN
+    or +inf logits (a model with NaN weights): either would otherwise quietly give
+    token 0 at every step.  The check is one pass over (B, V) numbers per token.
     """
-    logits = np.asarray(logits)
+    check_float(temperature, "temperature", minimum=0)
+    logits = check_logits(logits)
     if temperature == 0:
         return logits.argmax(axis=-1).astype(np.int64)
     probs = next_token_probs(logits, temperature, top_k, top_p)

@@ -50,3 +50,39 @@ def test_zero_probability_tokens_are_never_drawn():
 def test_bad_settings_raise(kwargs):
     with pytest.raises(ValueError):
         next_token_probs(np.zeros((1, 3)), **kwargs)
+
+
+def _tiny_model():
+    from minigpt import GPT, GPTConfig
+    return GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=1, d_model=8), seed=0)
+
+
+# defect class: silent garbage -- a NaN temperature sampled token 0 forever, with no error
+@pytest.mark.parametrize("temperature", [float("nan"), float("inf"), -1.0])
+def test_temperature_must_be_finite_and_not_negative(temperature):
+    with pytest.raises(ValueError, match="temperature"):
+        sample_next(np.zeros((1, 3)), np.random.default_rng(0), temperature=temperature)
+    with pytest.raises(ValueError, match="temperature"):
+        _tiny_model().generate(np.zeros((1, 1), dtype=np.int64), 3, temperature=temperature, seed=0)
+
+
+# defect class: silent garbage -- NaN weights (so NaN logits) sampled token 0 forever
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+def test_nan_weights_stop_generation_with_a_clear_error(temperature):
+    model = _tiny_model()
+    model.params["transformer.h.0.mlp.c_fc.weight"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.generate(np.ones((2, 1), dtype=np.int64), 4, temperature=temperature, seed=0)
+    with pytest.raises(ValueError, match="NaN"):
+        sample_next(np.array([[0.0, np.nan]]), np.random.default_rng(0), temperature=temperature)
+
+
+# defect class: smaller validation gaps (a float top_k was truncated; empty logits gave raw NumPy errors)
+@pytest.mark.parametrize("logits, kwargs, message", [
+    (np.zeros((1, 3)), dict(top_k=1.5), "top_k"),
+    (np.zeros((1, 0)), dict(), "at least one token"),
+    (np.zeros(3), dict(), r"\(B, V\)"),
+])
+def test_sample_next_refuses_malformed_input(logits, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sample_next(logits, np.random.default_rng(0), **kwargs)
