@@ -13,7 +13,9 @@ Both support *special tokens* such as ``<|endoftext|>``: strings that map to a
 single reserved id and are never produced by merging ordinary text.
 
 Both save to and load from plain JSON (never pickle: loading a pickle can run
-arbitrary code, loading JSON cannot).
+arbitrary code, loading JSON cannot).  A BPE tokenizer's pre-tokenisation pattern is
+loaded only if it is one of ``KNOWN_PATTERNS``: a crafted regular expression could make
+``encode`` run for ever.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .fileio import atomic_write
 __all__ = [
     "SPECIAL_TOKENS",
     "DEFAULT_PATTERN",
+    "KNOWN_PATTERNS",
     "CharTokenizer",
     "BPETokenizer",
     "tokenizer_from_dict",
@@ -59,6 +62,17 @@ DEFAULT_PATTERN = (
     r"|\s+"  # any remaining whitespace (e.g. at the very end)
 )
 
+# The patterns ``BPETokenizer.from_dict`` (so ``load``, ``load_tokenizer`` and
+# ``load_checkpoint``) accepts from a file.  Some regular expressions take time
+# exponential in the length of the text they fail to match -- "catastrophic
+# backtracking", e.g. (a+)+$ on "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!" -- and Python's ``re``
+# cannot be stopped once it starts, so a tokenizer file from elsewhere with such a pattern
+# would make ``encode`` hang.  We cannot tell safe patterns from dangerous ones in
+# general, so a file may only use a pattern listed here.  Code you write may use any
+# pattern (``BPETokenizer.train(text, n, pattern=...)``); to load a tokenizer saved with
+# your own pattern, add it first: ``minigpt.tokenizer.KNOWN_PATTERNS.add(my_pattern)``.
+KNOWN_PATTERNS = {DEFAULT_PATTERN}
+
 FORMAT_VERSION = 1  # bump when the JSON layout changes
 
 # How many distinct chunks ``BPETokenizer.encode`` remembers. When full, the
@@ -85,6 +99,37 @@ def _check_special_tokens(special_tokens) -> list[str]:
     if len(set(tokens)) != len(tokens):
         raise ValueError(f"special tokens must be unique, got {tokens!r}")
     return tokens
+
+
+def _compile_pattern(pattern: str):
+    """Compile a pre-tokenisation pattern, refusing capturing groups: with a group,
+    ``findall`` returns the group instead of the whole match, and text is lost."""
+    regex = re.compile(pattern)
+    if regex.groups:
+        raise ValueError(
+            f"pattern {pattern!r} has a capturing group; write groups as (?:...) so that every "
+            "match is a whole chunk"
+        )
+    return regex
+
+
+def _chunks(regex, piece: str) -> list[str]:
+    """Cut ``piece`` into chunks with the pattern, checking that no character is lost.
+
+    The matches never overlap, so they cover the piece exactly when their lengths add up
+    to its length.  A pattern that skips characters (e.g. ``\\w+`` skips spaces) would
+    otherwise drop them in silence: decode(encode(text)) would not give text back.
+    """
+    chunks = regex.findall(piece)
+    if sum(map(len, chunks)) != len(piece):
+        covered = {i for m in regex.finditer(piece) for i in range(m.start(), m.end())}
+        first = next(i for i in range(len(piece)) if i not in covered)
+        raise ValueError(
+            f"the tokenizer's pattern does not match every character of the text (it skips "
+            f"{piece[first]!r} at position {first}), so that text would be dropped; use a pattern "
+            "whose alternatives cover any character, such as DEFAULT_PATTERN"
+        )
+    return chunks
 
 
 def _merge_pair(ids, pair, new_id) -> list[int]:
@@ -387,7 +432,7 @@ class BPETokenizer(_TokenizerBase):
     def __init__(self, merges, special_tokens=SPECIAL_TOKENS, pattern=DEFAULT_PATTERN):
         self.merges = [tuple(pair) for pair in merges]
         self.pattern = pattern
-        self._regex = re.compile(pattern)
+        self._regex = _compile_pattern(pattern)
         # vocab[i] is the byte string token i stands for; each merged token is
         # the concatenation of its two parts, so the merges alone define it.
         self.vocab = [bytes([b]) for b in range(256)]
@@ -449,10 +494,10 @@ class BPETokenizer(_TokenizerBase):
         # 1. Pre-tokenise. The same chunk ("the", " and", ...) occurs
         #    thousands of times, so we keep each *distinct* chunk once, with a
         #    count, and weight everything by that count.
-        regex = re.compile(pattern)
+        regex = _compile_pattern(pattern)
         chunk_counts = Counter()
         for piece in _split_out(text, specials):
-            chunk_counts.update(regex.findall(piece))
+            chunk_counts.update(_chunks(regex, piece))
         words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]  # each chunk as token ids
         freqs = list(chunk_counts.values())
 
@@ -501,7 +546,7 @@ class BPETokenizer(_TokenizerBase):
             if is_special:
                 ids.append(self.special_tokens[piece])
                 continue
-            for chunk in self._regex.findall(piece):
+            for chunk in _chunks(self._regex, piece):
                 chunk_ids = cache.get(chunk)
                 if chunk_ids is None:
                     chunk_ids = self._encode_chunk(chunk)
@@ -536,12 +581,27 @@ class BPETokenizer(_TokenizerBase):
 
     @classmethod
     def from_dict(cls, d) -> BPETokenizer:
+        """Rebuild a tokenizer from ``to_dict()`` data, e.g. read from a file.
+
+        The data may come from anyone, so everything is checked, and the pattern must be
+        one of ``KNOWN_PATTERNS``: a regular expression can be written to backtrack
+        catastrophically (``encode`` would then take exponential time), and an allow-list
+        is the only sure way to rule that out.  Add your own pattern to KNOWN_PATTERNS to
+        load a tokenizer you trained with it.
+        """
         _check_header(d, cls.TYPE)
         pattern = _require(d, "pattern", str, cls.TYPE)
         try:
             re.compile(pattern)
         except re.error as e:
             raise ValueError(f"'pattern' is not a valid regular expression: {e}") from None
+        if pattern not in KNOWN_PATTERNS:
+            raise ValueError(
+                f"'pattern' {pattern[:60]!r}{'...' if len(pattern) > 60 else ''} is not one of "
+                "minigpt.tokenizer.KNOWN_PATTERNS; a pattern from a file could make encoding take "
+                "forever, so only known ones are loaded. If you trust it (you trained this tokenizer "
+                "with it), add it: minigpt.tokenizer.KNOWN_PATTERNS.add(pattern)"
+            )
         raw_merges = _require(d, "merges", list, cls.TYPE)
         merges = []
         for i, pair in enumerate(raw_merges):

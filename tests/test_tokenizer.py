@@ -377,3 +377,32 @@ def test_char_from_dict_validates():
         CharTokenizer.from_dict(_corrupt(good, chars=...))
     with pytest.raises(ValueError, match="expected tokenizer type 'char'"):
         CharTokenizer.from_dict(_corrupt(good, type="bpe"))
+
+
+# defect class: a pattern loaded from JSON could make encode exponential (catastrophic backtracking)
+def test_patterns_from_files_must_be_known(bpe, tmp_path, monkeypatch):
+    import minigpt.tokenizer as tokenizer_module
+
+    evil = r"(?:a+)+$|a|\s+|[^a\s]+"  # covers any text, and backtracks exponentially on "aaa...a!"
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps(_corrupt(bpe.to_dict(), pattern=evil)))
+    with pytest.raises(ValueError, match="KNOWN_PATTERNS") as info:
+        load_tokenizer(path)
+    assert str(path) in str(info.value)
+    # a pattern you trust (your own) is accepted once you add it
+    monkeypatch.setattr(tokenizer_module, "KNOWN_PATTERNS", tokenizer_module.KNOWN_PATTERNS | {evil})
+    assert load_tokenizer(path).pattern == evil
+
+
+# defect class: smaller validation gaps -- a custom BPE pattern silently dropped text
+@pytest.mark.parametrize("pattern, message", [(r"\w+", "does not match"), (r"(\w+)|\W+", "capturing group")])
+def test_custom_pattern_must_keep_every_character(pattern, message):
+    with pytest.raises(ValueError, match=message):
+        BPETokenizer.train("hello world, hello there", 270, pattern=pattern)
+    if message == "does not match":
+        tok = BPETokenizer([], (), pattern=pattern)
+        with pytest.raises(ValueError, match=message):
+            tok.encode("hello world")
+    # a pattern that covers everything is fine
+    tok = BPETokenizer.train("hello world, hello there", 270, pattern=r"\w+|\W+")
+    assert tok.decode(tok.encode("hello world!")) == "hello world!"
