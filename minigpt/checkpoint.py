@@ -8,12 +8,19 @@ read; loading uses only the ``.npz``.
 
 Writes are atomic: the file is written under a temporary name in the same folder and
 renamed over the old one, so a crash mid-write leaves the previous checkpoint intact.
-Loading uses ``allow_pickle=False`` and checks every shape against the config.
+
+A checkpoint may come from elsewhere, so loading trusts nothing in it: it uses
+``allow_pickle=False`` (unpickling can run any code), reads every array's size from the
+zip headers and compares it with the shape and dtype the array's own header promises,
+and with ``MAX_CHECKPOINT_BYTES``, *before* decompressing anything (a few kilobytes of
+compressed zeros can expand to gigabytes), and checks every shape, type and number
+against the config.  What ``save_checkpoint`` refuses to write, loading refuses to read.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -26,6 +33,27 @@ from .optim import AdamW
 FORMAT = "minigpt-checkpoint"
 VERSION = 1
 _RESERVED = {"model", "tokenizer", "optimizer", "config", "meta"}
+_DTYPES = ("float16", "float32", "float64")  # what a model's parameters may be
+_MODEL_TYPES = ("gpt", "reward")
+
+# The most bytes a checkpoint's arrays may take once decompressed (4 GiB: a model of about
+# 300M float32 parameters with its AdamW moments).  Raise it (or pass max_bytes=) to load
+# a bigger checkpoint you trust.
+MAX_CHECKPOINT_BYTES = 4 * 2**30
+
+
+def _check_finite(params):
+    for name, array in params.items():
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"parameter {name} contains NaN or inf (training diverged)")
+
+
+def _check_tokenizer_fits(tokenizer, config):
+    if tokenizer is not None and tokenizer.vocab_size > config.vocab_size:
+        raise ValueError(
+            f"tokenizer has {tokenizer.vocab_size} tokens but the model only "
+            f"{config.vocab_size}; they do not belong together"
+        )
 
 
 def _json_default(obj):
@@ -56,14 +84,14 @@ def save_checkpoint(path, model, tokenizer=None, optimizer: AdamW | None = None,
     clash = _RESERVED & set(extra)
     if clash:
         raise ValueError(f"extra names {sorted(clash)} are reserved by the checkpoint format")
+    try:
+        _check_finite(model.params)
+        _check_tokenizer_fits(tokenizer, model.config)
+    except ValueError as exc:
+        raise ValueError(f"refusing to save {path}: {exc}; the previous checkpoint is left untouched") from None
 
     arrays = {}
     for name, array in model.params.items():
-        if not np.all(np.isfinite(array)):
-            raise ValueError(
-                f"refusing to save {path}: parameter {name} contains NaN or inf "
-                "(training diverged); the previous checkpoint is left untouched"
-            )
         arrays[f"param/{name}"] = array if storage_dtype is None else array.astype(storage_dtype)
     meta = {
         "format": FORMAT,
@@ -89,20 +117,27 @@ def save_checkpoint(path, model, tokenizer=None, optimizer: AdamW | None = None,
     return path
 
 
-def load_checkpoint(path) -> dict:
+def load_checkpoint(path, max_bytes=None) -> dict:
     """Read a checkpoint written by ``save_checkpoint``.
 
-    Returns a dict with ``model`` (a GPT), ``config``, ``tokenizer`` (or None),
-    ``optimizer`` (an AdamW over the model's params, or None), and every ``extra`` value
-    under its own name (``step``, ``history``, ...).  Raises FileNotFoundError for a
-    missing file and ValueError, saying what is wrong, for a truncated, foreign or
-    mismatched one.
+    Returns a dict with ``model`` (a GPT, or a RewardModel), ``config``, ``tokenizer`` (or
+    None), ``optimizer`` (an AdamW over the model's params, or None), and every ``extra``
+    value under its own name (``step``, ``history``, ...).  Raises FileNotFoundError for
+    a missing file and ValueError, naming the file and saying what is wrong, for a
+    truncated, foreign, crafted or mismatched one, or one whose arrays would take more
+    than ``max_bytes`` (default ``MAX_CHECKPOINT_BYTES``) once decompressed.
     """
-    from .tokenizer import tokenizer_from_dict  # imported here: tokenizers need no model
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        members = _read_npy_headers(path)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(
+            f"{path} is not a readable minigpt checkpoint (truncated, corrupt or another "
+            f"format): {exc}"
+        ) from exc
+    _check_sizes(path, members, MAX_CHECKPOINT_BYTES if max_bytes is None else max_bytes)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}  # reads (and CRC-checks) every entry
@@ -117,22 +152,91 @@ def load_checkpoint(path) -> dict:
         meta = json.loads(arrays.pop("meta.json").tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: its meta.json entry is not valid JSON ({exc})") from exc
+    try:
+        return _from_meta(meta, arrays)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a value of the wrong kind
+        raise ValueError(f"{path}: its meta.json is not what save_checkpoint writes "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
+def _read_npy_headers(path) -> list:
+    """(zip entry, shape, dtype, header length) of every array, read from the headers
+    alone: only the first bytes of each entry are decompressed."""
+    members = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"entry {info.filename} is a .npy file of version {version}, "
+                                     "which np.savez does not write")
+                members.append((info, shape, dtype, f.tell()))
+    return members
+
+
+def _check_sizes(path, members, max_bytes):
+    """Each entry must hold exactly what its header promises, and all of them together
+    no more than ``max_bytes``: checked before np.load decompresses anything."""
+    total = 0
+    for info, shape, dtype, header_length in members:
+        if dtype.hasobject:
+            raise ValueError(f"{path} is not a readable minigpt checkpoint: entry {info.filename} holds "
+                             "Python objects, which only pickle can read, and unpickling can run any code")
+        promised = math.prod(shape) * dtype.itemsize
+        if header_length + promised != info.file_size:
+            raise ValueError(f"{path}: entry {info.filename} promises a {dtype} array of shape {shape} "
+                             f"({promised:,} bytes) but holds {info.file_size - header_length:,}: "
+                             "the file is corrupt or crafted")
+        total += promised
+        if total > max_bytes:
+            raise ValueError(f"{path}: its arrays would take more than {max_bytes:,} bytes once "
+                             "decompressed (the limit MAX_CHECKPOINT_BYTES); if you trust this file, "
+                             "pass load_checkpoint(path, max_bytes=...) a larger limit")
+
+
+def _from_meta(meta, arrays) -> dict:
+    """Build what load_checkpoint returns from the parsed meta.json and the arrays."""
+    from .tokenizer import tokenizer_from_dict  # imported here: tokenizers need no model
+
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta.json holds a {type(meta).__name__}, not an object: not a minigpt checkpoint")
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise ValueError(
-            f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}, "
+            f"format {meta.get('format')!r} version {meta.get('version')!r}, "
             f"expected {FORMAT!r} version {VERSION}"
         )
-
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError(f"meta.json has no model config (got {meta.get('config')!r})")
     config = GPTConfig.from_dict(meta["config"])
+    dtype = meta.get("dtype", "float32")
+    model_type = meta.get("model_type", "gpt")
+    if dtype not in _DTYPES:
+        raise ValueError(f"parameter dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
+    if model_type not in _MODEL_TYPES:
+        raise ValueError(f"model_type {model_type!r} is not one of {', '.join(_MODEL_TYPES)}")
+    extra = meta.get("extra") or {}
+    if not isinstance(extra, dict) or _RESERVED & set(extra):
+        raise ValueError(f"'extra' must be an object without the reserved names {sorted(_RESERVED)}")
+
     params = {k[len("param/"):]: a for k, a in arrays.items() if k.startswith("param/")}
+    for name, array in params.items():
+        if array.dtype.kind != "f":
+            raise ValueError(f"parameter {name} has dtype {array.dtype}; parameters are floating point")
+    _check_finite(params)  # save_checkpoint never writes NaN; a model with NaN samples garbage
     model_class = GPT
-    if meta.get("model_type", "gpt") == "reward":
+    if model_type == "reward":
         from .reward import RewardModel
         model_class = RewardModel
     try:
-        model = model_class.from_state_dict(config, params, dtype=meta.get("dtype", "float32"))
+        model = model_class.from_state_dict(config, params, dtype=dtype)
     except ValueError as exc:
-        raise ValueError(f"{path}: parameters do not match the saved config: {exc}") from exc
+        raise ValueError(f"parameters do not match the saved config: {exc}") from exc
 
     optimizer = None
     if meta.get("optimizer") is not None:
@@ -140,18 +244,19 @@ def load_checkpoint(path) -> dict:
         for key in ("m", "v"):
             prefix = f"optim/{key}/"
             state[key] = {k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)}
-        optimizer = AdamW(model.params, lr=state["lr"])
         try:
+            optimizer = AdamW(model.params, lr=state["lr"])
             optimizer.load_state_dict(state)
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"{path}: optimizer state does not match the model: {exc}") from exc
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"optimizer state does not match the model: {type(exc).__name__} {exc}") from exc
 
-    tokenizer = tokenizer_from_dict(meta["tokenizer"]) if meta.get("tokenizer") else None
-    if tokenizer is not None and tokenizer.vocab_size > config.vocab_size:
-        raise ValueError(
-            f"{path}: tokenizer has {tokenizer.vocab_size} tokens but the model only "
-            f"{config.vocab_size}; they do not belong together"
-        )
+    tokenizer = None
+    if meta.get("tokenizer"):
+        try:
+            tokenizer = tokenizer_from_dict(meta["tokenizer"])
+        except ValueError as exc:
+            raise ValueError(f"invalid tokenizer: {exc}") from exc
+    _check_tokenizer_fits(tokenizer, config)
     result = {"model": model, "config": config, "tokenizer": tokenizer, "optimizer": optimizer}
-    result.update(meta.get("extra") or {})
+    result.update(extra)
     return result

@@ -142,3 +142,83 @@ def test_reward_model_and_half_precision_storage(tmp_path):
         np.testing.assert_array_equal(ck["model"].params[name], p.astype(np.float16).astype(np.float32))
     with np.load(path, allow_pickle=False) as npz:
         assert npz["param/head.weight"].dtype == np.float16
+
+
+def _rewrite_meta(path, change):
+    """Load a checkpoint's arrays, let ``change(meta)`` edit or replace its meta, write it back."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = change(json.loads(arrays["meta.json"].tobytes()))
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+def _set(key, value):
+    def change(meta):
+        meta[key] = value
+        return meta
+    return change
+
+
+# defect class: crafted checkpoint metadata raised AttributeError / KeyError / TypeError (tracebacks)
+@pytest.mark.parametrize("change", [
+    lambda meta: [1, 2],                                        # not an object
+    lambda meta: {k: v for k, v in meta.items() if k != "config"},
+    _set("config", "abc"),
+    _set("dtype", "not-a-dtype"),
+    _set("dtype", "object"),
+    _set("model_type", "weird"),
+    _set("optimizer", {"t": 0}),                                # no lr, no moments
+    _set("extra", [1, 2]),
+], ids=["list", "no-config", "config-str", "dtype-bad", "dtype-object", "model-type", "optimizer", "extra"])
+def test_crafted_metadata_gives_a_value_error_naming_the_file(tmp_path, change):
+    model, opt = trained_pair()
+    path = _rewrite_meta(save_checkpoint(tmp_path / "c.npz", model, optimizer=opt), change)
+    with pytest.raises(ValueError, match="c.npz"):
+        load_checkpoint(path)
+
+
+def _npz_with_member(path, name, header_shape, data, compress=True):
+    """A zip holding one .npy member whose header promises ``header_shape`` float32 values."""
+    import io
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": header_shape})
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method) as zf:
+        zf.writestr(name, header.getvalue() + data)
+    return path
+
+
+# defect class: compressed arrays were decompressed before any size check (zip bombs)
+def test_sizes_are_checked_before_anything_is_decompressed(tmp_path, monkeypatch):
+    # a header that promises far more than the member holds
+    liar = _npz_with_member(tmp_path / "liar.npz", "param/x.npy", (10**12,), b"\0" * 16)
+    with pytest.raises(ValueError, match="promises"):
+        load_checkpoint(liar)
+    # an honest but large array, compressed to a few kilobytes: refused above the cap,
+    # and np.load is never reached
+    bomb = _npz_with_member(tmp_path / "bomb.npz", "param/x.npy", (2**20,), bytes(4 * 2**20))
+    assert bomb.stat().st_size < 20_000
+    monkeypatch.setattr(checkpoint_module, "MAX_CHECKPOINT_BYTES", 2**20)
+    monkeypatch.setattr(checkpoint_module.np, "load", lambda *a, **k: pytest.fail("decompressed"))
+    with pytest.raises(ValueError, match="MAX_CHECKPOINT_BYTES"):
+        load_checkpoint(bomb)
+
+
+# defect class: save and load disagreed (a tokenizer larger than the model; NaN weights)
+def test_save_refuses_what_load_refuses(tmp_path):
+    model, _ = trained_pair()  # vocab_size 12
+    too_big = CharTokenizer.train("abcdefghijklmnopqrstuvwxyz")
+    with pytest.raises(ValueError, match="tokenizer has 26 tokens"):
+        save_checkpoint(tmp_path / "c.npz", model, tokenizer=too_big)
+    assert not (tmp_path / "c.npz").exists()
+    # and load refuses NaN weights, as save does (a crafted file would otherwise sample token 0 forever)
+    path = save_checkpoint(tmp_path / "c.npz", model)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["param/transformer.wte.weight"][0, 0] = np.nan
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        load_checkpoint(path)
