@@ -14,6 +14,11 @@ ships with the package), ``report.json`` (every number the book quotes), ``plots
 and ``samples.json``.  After each stage the weights are rounded to float16 precision
 before they are evaluated or trained further, so the shipped checkpoints reproduce the
 report's numbers exactly.
+
+Before the first stage the run checks that ``--out`` can be written and holds no earlier
+run (``--overwrite`` replaces one).  As each stage finishes, its checkpoint,
+``report.json`` and ``samples.json`` are written, with the stages done so far in
+``report["completed_stages"]``: an interrupted run keeps what it finished.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from .checkpoint import save_checkpoint
 from .corpora import corpus_info, load_text
 from .data import train_val_split
 from .dpo import answer_logprobs_forward, dpo_step
-from .fileio import atomic_write
+from .fileio import atomic_write, check_writable
 from .gold import Labeler, corrupt_answer, gold_score
 from .instructions import END, build_instruction_data, split_by_name
 from .model import GPT, GPTConfig
@@ -126,8 +131,12 @@ def _mean_se(values):
 class Pipeline:
     """The stages as methods; ``run()`` calls them in order and writes the report."""
 
-    def __init__(self, out, config: PipelineConfig | None = None, progress=True, log=print):
+    STAGES = ("corpus_and_tokenizer", "pretrain", "data", "sft", "reward_model", "best_of_n", "ppo", "dpo",
+              "evaluation")
+
+    def __init__(self, out, config: PipelineConfig | None = None, progress=True, log=print, overwrite=False):
         self.out = Path(out)
+        self.overwrite = overwrite
         self.config = config or PipelineConfig()
         self.progress = progress
         self.log = log
@@ -537,26 +546,44 @@ class Pipeline:
 
     # ------------------------------------------------------------------ driver
     def run(self):
+        """Every stage in order (``STAGES``), then the plots and the summary table."""
+        self.check_out()
         t = time.perf_counter()
-        self.stage_corpus_and_tokenizer()
-        self.stage_pretrain()
-        self.stage_data()
-        self.stage_sft()
-        self.stage_reward_model()
-        self.stage_best_of_n()
-        self.stage_ppo()
-        self.stage_dpo()
-        self.stage_evaluation()
+        self.report["completed_stages"] = []
+        for name in self.STAGES:
+            getattr(self, f"stage_{name}")()
+            self.report["completed_stages"].append(name)
+            self.report["timings_seconds"] = dict(self.timings)
+            self.write_json()  # what is done stays done, even if a later stage is interrupted
         self.report["timings_seconds"] = {**self.timings, "total": round(time.perf_counter() - t, 1)}
         self.write()
         return self.report
 
-    def write(self):
+    def check_out(self):
+        """Fail now, not after pre-training: ``out`` must be writable and, unless
+        ``overwrite``, must not hold an earlier run's report or checkpoints."""
+        earlier = [p for p in [self.out / "report.json", *sorted(self.out.glob("checkpoints/*.npz"))] if p.exists()]
+        if earlier and not self.overwrite:
+            raise FileExistsError(
+                f"{self.out} already holds a pipeline run ({', '.join(p.name for p in earlier[:3])}"
+                f"{', ...' if len(earlier) > 3 else ''}); choose another --out, or pass --overwrite "
+                "(Pipeline(..., overwrite=True)) to replace it"
+            )
+        try:
+            check_writable(self.out / "checkpoints")
+        except OSError as exc:
+            raise OSError(f"--out {self.out}: {exc}") from exc
+
+    def write_json(self):
+        """report.json and samples.json as they stand."""
         self.out.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.report, indent=1, default=float)
         atomic_write(self.out / "report.json", lambda f: f.write(text.encode()))
         samples = json.dumps(self.samples, indent=1, ensure_ascii=False)
         atomic_write(self.out / "samples.json", lambda f: f.write(samples.encode()))
+
+    def write(self):
+        self.write_json()
         from .plots import pipeline_plots
         pipeline_plots(self.report, self.out / "plots")
         self.log(summary_table(self.report))

@@ -3,6 +3,7 @@ the book quotes, and the saved checkpoints reproduce them."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -92,3 +93,40 @@ def test_reference_loader_reads_a_run_directory(quick_run, monkeypatch):
         reference.load_stage("rlhf")
     with pytest.raises(FileNotFoundError, match="no reference run"):
         reference.load_report(directory=out / "checkpoints")
+
+
+def _small_pipeline(monkeypatch, out, **kwargs):
+    """A pipeline on the first 60,000 characters of the corpus, 4 pre-training steps."""
+    import minigpt.pipeline as pipeline_module
+    text = pipeline_module.load_text("pydoc")[:60_000]
+    monkeypatch.setattr(pipeline_module, "load_text", lambda name: text)
+    config = replace(PipelineConfig.quick(), pretrain_iters=4)
+    return Pipeline(out, config, progress=False, log=lambda *a: None, **kwargs)
+
+
+# defect class: the pipeline wrote nothing until the end (Ctrl-C after pre-training lost the report)
+def test_an_interrupted_pipeline_keeps_its_finished_stages(tmp_path, monkeypatch):
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Pipeline, "stage_sft", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _small_pipeline(monkeypatch, tmp_path).run()
+    assert load_checkpoint(tmp_path / "checkpoints" / "pretrain.npz")["stage"] == "pretrain"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["completed_stages"] == ["corpus_and_tokenizer", "pretrain", "data"]
+    assert math.isfinite(report["pretrain"]["val_loss"]) and "sft" not in report
+
+
+# defect class: re-running into an existing --out replaced a finished run without being asked
+def test_pipeline_never_replaces_a_run_unless_asked(tmp_path, monkeypatch):
+    (tmp_path / "report.json").write_text("{}")
+
+    def reached(self):
+        raise RuntimeError("reached the first stage")
+
+    monkeypatch.setattr(Pipeline, "stage_corpus_and_tokenizer", reached)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        _small_pipeline(monkeypatch, tmp_path).run()
+    with pytest.raises(RuntimeError, match="reached the first stage"):
+        _small_pipeline(monkeypatch, tmp_path, overwrite=True).run()
