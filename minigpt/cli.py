@@ -1,7 +1,14 @@
-"""Command line: ``python -m minigpt train ...`` and ``python -m minigpt sample ...``.
+"""Command line: ``python -m minigpt train ...``, ``sample ...`` and ``pipeline ...``.
 
-Every failure a user can cause (a bad option, a missing corpus, a corrupt checkpoint)
-ends with one line on stderr saying what is wrong and a non-zero exit, not a traceback.
+Every failure a user can cause (a bad option, a missing corpus, a corrupt or foreign
+checkpoint, an existing run) ends with one line on stderr, ``... error: <what is wrong
+and what to do>``, and exit status 2 (argparse's convention), not a traceback.
+
+``train`` never replaces a finished checkpoint unless asked: ``--resume`` continues it,
+``--overwrite`` starts again in its place.  A resumed run takes its settings from the
+checkpoint; only the options given on the command line change them.  That is why the
+settings' options have no argparse default (``default=SUPPRESS``: an option that was not
+given is absent from the parsed arguments) and their defaults live in ``DEFAULTS``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import arg_type, check_float, check_int
+from .train import SETTINGS, check_history
+
+# The settings of `train` and their values for a new run, in three groups:
+DATA_DEFAULTS = {"corpus": "pydoc", "tokenizer": "bpe", "vocab_size": 512, "val_fraction": 0.1}
+MODEL_DEFAULTS = {"block_size": 64, "n_layer": 4, "n_head": 4, "d_model": 128}
+TRAIN_DEFAULTS = {"max_iters": 500, "batch_size": 12, "learning_rate": 1e-3, "min_lr": 1e-4, "warmup_iters": 50,
+                  "weight_decay": 0.1, "beta2": 0.99, "grad_clip": 1.0, "eval_interval": 100, "eval_iters": 20,
+                  "seed": 1337}  # TrainConfig fields; SETTINGS in minigpt.train says what each accepts
+DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **TRAIN_DEFAULTS}
+# What the other settings accept (a resumed run checks the values saved in its checkpoint too).
+CHECKS = {"vocab_size": (check_int, dict(minimum=1)), "val_fraction": (check_float, dict(above=0, below=1)),
+          **{name: (check_int, dict(minimum=1)) for name in MODEL_DEFAULTS}}
+NAMED_CORPORA = ("pydoc", "tinyshakespeare")
+
+MAX_NEW_TOKENS = 1_000_000        # per sample
+MAX_SAMPLE_TOKENS = 10_000_000    # over all samples of one `sample` command
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (usage is in --help)."""
@@ -22,11 +47,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _option(name):
+    return "--" + name.replace("_", "-")
+
+
+def _setting(group, name, help="", **kwargs):
+    """An option of a `train` setting: absent from the parsed arguments unless given."""
+    check, bounds = SETTINGS[name] if name in SETTINGS else CHECKS.get(name, (None, None))
+    if check is not None:
+        kwargs["type"] = arg_type(check, **bounds)
+    text = f"{help} (default: {DEFAULTS[name]})" if help else f"default: {DEFAULTS[name]}"
+    group.add_argument(_option(name), default=argparse.SUPPRESS, help=text, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,34 +67,29 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GPT on a corpus and write a checkpoint",
                        description="Train a GPT on a corpus and write OUT/ckpt.npz (+ OUT/ckpt.json, "
                                    "OUT/history.json). The defaults train a 0.87M-parameter model "
-                                   "on the embedded Python-docs corpus in about two minutes on 2 cores.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   "on the embedded Python-docs corpus in about two minutes on 2 cores. "
+                                   "With --resume, every setting not given on the command line is the "
+                                   "one saved in the checkpoint.")
     d = t.add_argument_group("data")
-    d.add_argument("--corpus", default="pydoc",
-                   help='"pydoc" (embedded, no network), "tinyshakespeare" (downloaded once, '
-                        'or set MINIGPT_TINYSHAKESPEARE to a local copy), or a path to a UTF-8 text file')
-    d.add_argument("--tokenizer", choices=["char", "bpe"], default="bpe", help="character-level or byte-level BPE")
-    d.add_argument("--vocab-size", type=_positive_int, default=512, help="BPE vocabulary size (ignored for char)")
-    d.add_argument("--val-fraction", type=float, default=0.1, help="share of the text (its end) held out")
+    _setting(d, "corpus", '"pydoc" (embedded, no network), "tinyshakespeare" (downloaded once, '
+                          'or set MINIGPT_TINYSHAKESPEARE to a local copy), or a path to a UTF-8 text file')
+    _setting(d, "tokenizer", "character-level or byte-level BPE", choices=["char", "bpe"])
+    _setting(d, "vocab_size", "BPE vocabulary size (ignored for char)")
+    _setting(d, "val_fraction", "share of the text (its end) held out")
     m = t.add_argument_group("model")
-    m.add_argument("--block-size", type=_positive_int, default=64, help="context length in tokens")
-    m.add_argument("--n-layer", type=_positive_int, default=4)
-    m.add_argument("--n-head", type=_positive_int, default=4)
-    m.add_argument("--d-model", type=_positive_int, default=128)
+    _setting(m, "block_size", "context length in tokens")
+    for name in ("n_layer", "n_head", "d_model"):
+        _setting(m, name)
     o = t.add_argument_group("optimisation")
-    o.add_argument("--max-iters", type=_positive_int, default=500)
-    o.add_argument("--batch-size", type=_positive_int, default=12)
-    o.add_argument("--learning-rate", type=float, default=1e-3)
-    o.add_argument("--min-lr", type=float, default=1e-4)
-    o.add_argument("--warmup-iters", type=int, default=50)
-    o.add_argument("--weight-decay", type=float, default=0.1)
-    o.add_argument("--beta2", type=float, default=0.99)
-    o.add_argument("--grad-clip", type=float, default=1.0, help="max global gradient norm (0: off)")
-    o.add_argument("--eval-interval", type=_positive_int, default=100)
-    o.add_argument("--eval-iters", type=_positive_int, default=20)
-    o.add_argument("--seed", type=int, default=1337, help="model initialisation, batches and sampling")
-    t.add_argument("--out", type=Path, default=Path("runs/minigpt"), help="output folder")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.npz")
+    for name in ("max_iters", "batch_size", "learning_rate", "min_lr", "warmup_iters", "weight_decay", "beta2"):
+        _setting(o, name)
+    _setting(o, "grad_clip", "max global gradient norm (0: off)")
+    _setting(o, "eval_interval")
+    _setting(o, "eval_iters")
+    _setting(o, "seed", "model initialisation, batches and sampling")
+    t.add_argument("--out", type=Path, default=Path("runs/minigpt"), help="output folder (default: runs/minigpt)")
+    t.add_argument("--resume", action="store_true", help="continue the run in OUT/ckpt.npz, with its saved settings")
+    t.add_argument("--overwrite", action="store_true", help="replace the checkpoint in OUT with a new run")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
@@ -71,20 +97,24 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("--checkpoint", type=Path, required=True, help="path to a ckpt.npz")
     s.add_argument("--prompt", default="\n", help="text to continue")
-    s.add_argument("--max-new-tokens", type=int, default=200)
-    s.add_argument("--temperature", type=float, default=0.8, help="0 for greedy decoding")
-    s.add_argument("--top-k", type=_positive_int, default=None)
-    s.add_argument("--top-p", type=float, default=None)
-    s.add_argument("--num-samples", type=_positive_int, default=1)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-new-tokens", type=arg_type(check_int, minimum=0, maximum=MAX_NEW_TOKENS), default=200,
+                   help=f"tokens to generate after the prompt (at most {MAX_NEW_TOKENS:,})")
+    s.add_argument("--temperature", type=arg_type(check_float, minimum=0), default=0.8, help="0 for greedy decoding")
+    s.add_argument("--top-k", type=arg_type(check_int, minimum=1), default=None, help="keep the k most likely tokens")
+    s.add_argument("--top-p", type=arg_type(check_float, above=0, maximum=1), default=None,
+                   help="keep the most likely tokens whose probabilities add up to p")
+    s.add_argument("--num-samples", type=arg_type(check_int, minimum=1), default=1, help="samples to draw")
+    s.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="seed of the sampling")
     pl = sub.add_parser("pipeline", help="run every stage: pre-training, SFT, reward model, PPO, DPO, evaluation",
                         description="Run the whole course: corpus -> tokenizer -> pre-training -> SFT -> reward "
                                     "model -> PPO -> DPO -> evaluation. Writes OUT/checkpoints/*.npz, "
-                                    "OUT/report.json, OUT/samples.json and OUT/plots/*.png.",
+                                    "OUT/report.json, OUT/samples.json and OUT/plots/*.png; each stage's "
+                                    "results are written as soon as it finishes.",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     pl.add_argument("--out", type=Path, required=True, help="output folder")
     pl.add_argument("--quick", action="store_true", help="a reduced run of a few minutes (what the tests use)")
-    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="seed of every stage")
+    pl.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
     pl.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -94,77 +124,160 @@ def cmd_pipeline(args) -> int:
 
     config = PipelineConfig.quick() if args.quick else PipelineConfig()
     config.seed = args.seed
-    Pipeline(args.out, config, progress=not args.no_progress).run()
+    Pipeline(args.out, config, progress=not args.no_progress, overwrite=args.overwrite).run()
     return 0
 
 
+def _corpus_setting(corpus: str) -> str:
+    """A corpus as saved in a checkpoint: a name, or a file's absolute path (so that
+    --resume finds it from any folder)."""
+    return corpus if corpus in NAMED_CORPORA else str(Path(corpus).expanduser().resolve())
+
+
+def _resume(ckpt_path, given):
+    """The checkpoint in ``ckpt_path`` and the settings to continue it with: those saved
+    in it, except the ones ``given`` on the command line.  Returns (checkpoint, settings,
+    overrides) where overrides lists the changed ones as text."""
+    from . import GPT, load_checkpoint
+
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {ckpt_path} does not exist; drop --resume to start a new run")
+    ck = load_checkpoint(ckpt_path)
+    model, tokenizer = ck["model"], ck["tokenizer"]
+    if not isinstance(model, GPT):
+        raise ValueError(f"{ckpt_path} holds a reward model; --resume continues a language model written by `train`")
+    if tokenizer is None or ck["optimizer"] is None or not isinstance(ck.get("train_config"), dict):
+        missing = "tokenizer" if tokenizer is None else "optimizer state or training settings"
+        raise ValueError(f"{ckpt_path} holds no {missing} (it was saved for inference, not by `train`), "
+                         "so it cannot be resumed; start a new run with --overwrite or another --out")
+    check_int(ck.get("step"), f"{ckpt_path}: step", minimum=0)
+    if ck.get("history") is not None:
+        try:
+            check_history(ck["history"])
+        except ValueError as exc:
+            raise ValueError(f"{ckpt_path}: {exc}") from None
+
+    run_settings = ck.get("run_settings") or {}  # written by this command; absent if made by train()
+    if not isinstance(run_settings, dict) or not isinstance(run_settings.get("corpus", ""), str):
+        raise ValueError(f"{ckpt_path}: run_settings is not what `train` writes ({run_settings!r:.80})")
+    saved = {k: v for k, v in run_settings.items() if k in DATA_DEFAULTS}
+    for name, value in saved.items():
+        if name in CHECKS:
+            CHECKS[name][0](value, f"{ckpt_path}: run_settings.{name}", **CHECKS[name][1])
+    saved["tokenizer"] = tokenizer.TYPE  # the model and tokenizer are what they are
+    saved.setdefault("vocab_size", tokenizer.vocab_size)
+    saved.update({k: v for k, v in model.config.to_dict().items() if k in MODEL_DEFAULTS})
+    saved.update({k: ck["train_config"][k] for k in TRAIN_DEFAULTS if k in ck["train_config"]})
+
+    overrides = []
+    for name, value in given.items():
+        if name not in saved or value == saved[name]:
+            continue
+        if name == "vocab_size" and saved["tokenizer"] == "char":
+            continue  # ignored for a character tokenizer, as in a new run
+        if name in MODEL_DEFAULTS or name in ("tokenizer", "vocab_size"):
+            raise ValueError(f"{_option(name)} {value} differs from the run in {ckpt_path} ({name}={saved[name]}): "
+                             f"a resumed run keeps its model and tokenizer; drop {_option(name)}, or start a new "
+                             "run with --overwrite or another --out")
+        overrides.append(f"{_option(name)} {value} (saved: {saved[name]})")
+    settings = {**saved, **given}
+    unknown = [name for name in ("corpus", "val_fraction") if name not in settings]
+    if unknown:
+        raise ValueError(f"{ckpt_path} does not say which {' and '.join(map(_option, unknown))} it was trained "
+                         f"with; give {'them' if len(unknown) > 1 else 'it'} on the command line")
+    return ck, settings, overrides
+
+
 def cmd_train(args) -> int:
-    from . import (GPT, BPETokenizer, CharTokenizer, GPTConfig, TrainConfig, load_checkpoint, load_text,
-                   train, train_val_split)
+    from . import (GPT, BPETokenizer, CharTokenizer, GPTConfig, TrainConfig, load_text, train,
+                   train_val_split)
     from .corpora import corpus_info
+    from .fileio import atomic_write, check_writable
     from .train import evaluate_loss
 
     out = args.out
     ckpt_path = out / "ckpt.npz"
-    text = load_text(args.corpus)
-    info = corpus_info(text)
-    print(f"corpus {args.corpus}: {info['chars']:,} characters, sha256 {info['sha256'][:12]}")
-
-    config = TrainConfig(
-        max_iters=args.max_iters, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        min_lr=args.min_lr, warmup_iters=args.warmup_iters, weight_decay=args.weight_decay,
-        beta2=args.beta2, grad_clip=args.grad_clip, eval_interval=args.eval_interval,
-        eval_iters=args.eval_iters, seed=args.seed,
-    )
-    optimizer, start_step, history = None, 0, None
+    given = {name: value for name, value in vars(args).items() if name in DEFAULTS}  # typed by the user
+    if "corpus" in given:
+        given["corpus"] = _corpus_setting(given["corpus"])
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    optimizer, start_step, history, train_config = None, 0, None, {}
     if args.resume:
-        ck = load_checkpoint(ckpt_path)
+        ck, settings, overrides = _resume(ckpt_path, given)
         model, tokenizer = ck["model"], ck["tokenizer"]
-        optimizer, start_step, history = ck["optimizer"], ck.get("step", 0), ck.get("history")
-        print(f"resuming from {ckpt_path} at step {start_step}")
+        optimizer, start_step, history = ck["optimizer"], ck["step"], ck.get("history")
+        train_config = ck["train_config"]
+        print(f"resuming from {ckpt_path} at step {start_step} with the settings saved in it"
+              + (f"; changed on the command line: {', '.join(overrides)}" if overrides else ""))
     else:
+        if ckpt_path.exists() and not args.overwrite:
+            raise FileExistsError(f"{ckpt_path} already holds a trained model; pass --resume to continue it, "
+                                  "--overwrite to replace it, or choose another --out")
+        settings = {**DEFAULTS, **given}
+        settings["corpus"] = _corpus_setting(settings["corpus"])
+    try:
+        config = TrainConfig.from_dict({**train_config, **{k: settings[k] for k in TRAIN_DEFAULTS}})
+    except ValueError as exc:
+        raise ValueError(f"{ckpt_path}: {exc}" if args.resume else str(exc)) from None
+    check_writable(out)
+
+    text = load_text(settings["corpus"])
+    info = corpus_info(text)
+    print(f"corpus {settings['corpus']}: {info['chars']:,} characters, sha256 {info['sha256'][:12]}")
+    trained_on = (ck.get("run_settings") or {}).get("corpus_sha256") if args.resume else None
+    if trained_on not in (None, info["sha256"]):
+        print(f"note: this text differs from the one the checkpoint was trained on (sha256 {str(trained_on)[:12]})")
+    if not args.resume:
         t0 = time.perf_counter()
-        if args.tokenizer == "char":
+        if settings["tokenizer"] == "char":
             tokenizer = CharTokenizer.train(text)
         else:
-            tokenizer = BPETokenizer.train(text, args.vocab_size)
-        print(f"{args.tokenizer} tokenizer: {tokenizer.vocab_size} tokens ({time.perf_counter() - t0:.1f} s)")
+            tokenizer = BPETokenizer.train(text, settings["vocab_size"])
+        print(f"{settings['tokenizer']} tokenizer: {tokenizer.vocab_size} tokens ({time.perf_counter() - t0:.1f} s)")
     ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
-    train_ids, val_ids = train_val_split(ids, args.val_fraction)
+    train_ids, val_ids = train_val_split(ids, settings["val_fraction"])
     print(f"{len(ids):,} tokens ({info['bytes'] / len(ids):.2f} bytes/token): "
           f"{len(train_ids):,} train, {len(val_ids):,} validation")
-    if not args.resume:
-        gpt_config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=args.block_size,
-                               n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model)
-        model = GPT(gpt_config, seed=args.seed)
+    if args.resume:
+        # the optimizer's own copies of the settings a command line may have changed
+        optimizer.betas = (config.beta1, config.beta2)
+        optimizer.weight_decay = config.weight_decay
+    else:
+        gpt_config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=settings["block_size"],
+                               n_layer=settings["n_layer"], n_head=settings["n_head"], d_model=settings["d_model"])
+        model = GPT(gpt_config, seed=config.seed)
     print(f"model: {model.num_parameters():,} parameters, {model.config}")
 
+    run_settings = {**{k: settings[k] for k in DATA_DEFAULTS}, "corpus_sha256": info["sha256"]}
     history = train(model, train_ids, val_ids, config, optimizer=optimizer, start_step=start_step,
                     history=history, checkpoint_path=ckpt_path, tokenizer=tokenizer,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, run_settings=run_settings)
     val_loss = evaluate_loss(model, val_ids)
-    (out / "history.json").write_text(json.dumps(history))
+    history_text = json.dumps(history)
+    atomic_write(out / "history.json", lambda f: f.write(history_text.encode("utf-8")))
     print(f"validation loss over the whole split: {val_loss:.4f} (perplexity {np.exp(val_loss):.1f}); "
           f"checkpoint: {ckpt_path}")
     prompt = np.array([tokenizer.encode(text[:1])], dtype=np.int64)
-    sample = model.generate(prompt, 120, temperature=0.8, seed=args.seed)
+    sample = model.generate(prompt, 120, temperature=0.8, seed=config.seed)
     print("sample:\n" + tokenizer.decode(sample[0]))
     return 0
 
 
 def cmd_sample(args) -> int:
-    from . import load_checkpoint
+    from . import GPT, load_checkpoint
 
     ck = load_checkpoint(args.checkpoint)
     model, tokenizer = ck["model"], ck["tokenizer"]
+    if not isinstance(model, GPT):
+        raise ValueError(f"{args.checkpoint} holds a reward model, which scores text but does not generate it; "
+                         "sample from a language model's checkpoint (e.g. sft.npz, ppo.npz or dpo.npz)")
     if tokenizer is None:
         raise ValueError(f"{args.checkpoint} holds no tokenizer, so text prompts cannot be encoded")
-    if args.temperature < 0:
-        raise ValueError(f"--temperature must be >= 0, got {args.temperature}")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise ValueError(f"--top-p must be in (0, 1], got {args.top_p}")
-    if args.max_new_tokens < 0:
-        raise ValueError(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
+    total = args.num_samples * args.max_new_tokens
+    if total > MAX_SAMPLE_TOKENS:
+        raise ValueError(f"--num-samples {args.num_samples} x --max-new-tokens {args.max_new_tokens} = {total:,} "
+                         f"tokens; one command generates at most {MAX_SAMPLE_TOKENS:,}: ask for fewer")
     ids = tokenizer.encode(args.prompt)
     if len(ids) == 0:
         raise ValueError("the prompt encodes to no tokens; give at least one character")
@@ -182,12 +295,18 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "pipeline": cmd_pipeline}
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prefix = f"{parser.prog} {args.command}"  # as in argparse's own errors
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print("minigpt: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted (files already written are kept)", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        print(f"{prefix}: error: not enough memory ({exc}); ask for smaller sizes", file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError, FloatingPointError, TypeError) as exc:
-        print(f"minigpt {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        message = " ".join(str(exc).split())  # one line, whatever the message
+        print(f"{prefix}: error: {message}", file=sys.stderr)
+        return 2

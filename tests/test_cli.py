@@ -75,7 +75,7 @@ def test_corrupt_checkpoint(tmp_path):
     bad = tmp_path / "ckpt.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     result = run_cli("sample", "--checkpoint", str(bad))
-    assert result.returncode == 1
+    assert result.returncode == 2  # status 2 for every user error, as argparse uses
     assert "not a readable minigpt checkpoint" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -86,3 +86,138 @@ def test_help_documents_every_option():
     for option in ("--corpus", "--tokenizer", "--vocab-size", "--n-layer", "--max-iters", "--out", "--resume"):
         assert option in result.stdout
     assert "--top-p" in run_cli("sample", "--help").stdout
+
+
+# ---------------------------------------------------------------- hostile-input review (issue #11)
+# These run ``main`` in-process on a tiny model: a few steps, a few seconds in all.
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from minigpt import CharTokenizer, GPT, GPTConfig, load_checkpoint, save_checkpoint  # noqa: E402
+from minigpt.cli import main  # noqa: E402
+from minigpt.reference import PACKAGE_DIR  # noqa: E402
+
+TINY_MODEL = ["--tokenizer", "char", "--block-size", "8", "--n-layer", "1", "--n-head", "1", "--d-model", "8"]
+
+
+def cli(capsys, *args):
+    """(exit status, stdout, stderr) of ``python -m minigpt ARGS``, run in this process."""
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def tiny_train(capsys, tmp_path, *extra, out="run"):
+    corpus = tmp_path / "corpus.txt"
+    if not corpus.exists():
+        corpus.write_text("the cat sat on the mat. the dog sat on the log. " * 20)
+    return cli(capsys, "train", "--corpus", corpus, *TINY_MODEL, "--max-iters", 4, "--eval-interval", 2,
+               "--eval-iters", 1, "--batch-size", 2, "--learning-rate", 3e-3, "--no-progress",
+               "--out", tmp_path / out, *extra)
+
+
+def assert_one_line_error(status, err, *words):
+    assert status == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "error:" in err
+    for word in words:
+        assert word in err, err
+
+
+# defect class: re-running `train` into an existing --out replaced the finished checkpoint
+def test_train_never_replaces_a_checkpoint_unless_asked(capsys, tmp_path):
+    assert tiny_train(capsys, tmp_path)[0] == 0
+    ckpt = tmp_path / "run" / "ckpt.npz"
+    before = ckpt.read_bytes()
+    status, _, err = tiny_train(capsys, tmp_path)
+    assert_one_line_error(status, err, "--resume", "--overwrite")
+    assert ckpt.read_bytes() == before
+    status, _, err = tiny_train(capsys, tmp_path, "--overwrite", "--seed", 5)
+    assert status == 0, err
+    assert ckpt.read_bytes() != before
+
+
+# defect class: invalid training settings (negative --grad-clip turned training into ascent)
+@pytest.mark.parametrize("option, value", [("--grad-clip", -1), ("--learning-rate", "nan"),
+                                           ("--beta2", 1.5), ("--seed", -3), ("--warmup-iters", -1)])
+def test_invalid_training_option_is_refused_by_name(capsys, tmp_path, option, value):
+    status, _, err = tiny_train(capsys, tmp_path, option, value)
+    assert status == 2 and option in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+# defect class: --resume ignored the training settings saved in the checkpoint
+def test_resume_restores_the_saved_settings(capsys, tmp_path):
+    assert tiny_train(capsys, tmp_path, "--weight-decay", 0.05)[0] == 0
+    status, out, err = cli(capsys, "train", "--out", tmp_path / "run", "--resume", "--max-iters", 6, "--no-progress")
+    assert status == 0, err
+    assert "--max-iters 6 (saved: 4)" in out
+    saved = load_checkpoint(tmp_path / "run" / "ckpt.npz")
+    assert saved["step"] == 6
+    config = saved["train_config"]
+    assert (config["learning_rate"], config["batch_size"], config["weight_decay"], config["eval_interval"]) \
+        == (3e-3, 2, 0.05, 2)
+    assert config["max_iters"] == 6
+    # the model cannot change shape under a resume
+    status, _, err = cli(capsys, "train", "--out", tmp_path / "run", "--resume", "--d-model", 16, "--no-progress")
+    assert_one_line_error(status, err, "--d-model")
+
+
+def _ckpt_without_tokenizer(path):
+    model = GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=1, d_model=8))
+    from minigpt import AdamW
+    return save_checkpoint(path, model, optimizer=AdamW(model.params, lr=1e-3), step=2, history=None)
+
+
+def _crafted_meta(path):
+    model = GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=1, d_model=8))
+    save_checkpoint(path, model, tokenizer=CharTokenizer.train("abcdefghijkl"))
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta.json"].tobytes())
+    meta["optimizer"] = {"t": 0}  # no lr, no moments
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+# defect class: Python tracebacks for user errors (reward model, absurd sizes, crafted metadata, no tokenizer)
+@pytest.mark.parametrize("case", ["reward model", "max-new-tokens", "crafted meta", "no tokenizer (sample)",
+                                  "no tokenizer (resume)", "nan temperature"])
+def test_user_errors_end_in_one_line_and_status_2(capsys, tmp_path, case):
+    if case == "reward model":
+        args, words = ["sample", "--checkpoint", PACKAGE_DIR / "checkpoints" / "reward_model.npz"], ["reward model"]
+    elif case == "max-new-tokens":
+        args = ["sample", "--checkpoint", PACKAGE_DIR / "checkpoints" / "sft.npz", "--max-new-tokens", 10**13]
+        words = ["--max-new-tokens"]
+    elif case == "crafted meta":
+        args, words = ["sample", "--checkpoint", _crafted_meta(tmp_path / "c.npz")], ["optimizer"]
+    elif case == "no tokenizer (sample)":
+        args, words = ["sample", "--checkpoint", _ckpt_without_tokenizer(tmp_path / "c.npz")], ["tokenizer"]
+    elif case == "no tokenizer (resume)":
+        _ckpt_without_tokenizer(tmp_path / "run" / "ckpt.npz")
+        args, words = ["train", "--out", tmp_path / "run", "--resume", "--no-progress"], ["tokenizer"]
+    else:
+        args = ["sample", "--checkpoint", PACKAGE_DIR / "checkpoints" / "sft.npz", "--temperature", "nan"]
+        words = ["--temperature"]
+    status, _, err = cli(capsys, *args)
+    assert_one_line_error(status, err, *words)
+
+
+# defect class: the pipeline wrote nothing until pre-training ended (unwritable --out found late)
+def test_pipeline_refuses_an_unwritable_out_before_it_starts(capsys, tmp_path, monkeypatch):
+    from minigpt.pipeline import Pipeline
+
+    def must_not_run(self):
+        raise AssertionError("a stage ran although --out cannot be written")
+
+    monkeypatch.setattr(Pipeline, "stage_corpus_and_tokenizer", must_not_run)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    status, _, err = cli(capsys, "pipeline", "--quick", "--no-progress", "--out", blocker / "out")
+    assert_one_line_error(status, err, "--out")
