@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import layers as L
+from .checks import check_int
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,7 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+            check_int(getattr(self, name), f"GPTConfig.{name}", minimum=1)
         if self.d_model % self.n_head:
             raise ValueError(
                 f"d_model={self.d_model} must be divisible by n_head={self.n_head} "
@@ -62,7 +61,8 @@ class GPTConfig:
         missing = [f for f in fields if f not in d]
         if missing:
             raise ValueError(f"GPT config is missing {missing}; got keys {sorted(d)}")
-        return cls(**{f: int(d[f]) for f in fields})
+        # check_int, not int(): a crafted 12.5 must be refused, not truncated to 12
+        return cls(**{f: check_int(d[f], f"GPT config {f}", minimum=1) for f in fields})
 
 
 def parameter_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
@@ -129,6 +129,8 @@ def check_token_ids(idx, config: GPTConfig, what="idx", allow_ignore=False) -> n
         raise ValueError(f"{what} must hold integer token ids, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{what} must have shape (B, T), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{what} must hold at least one sequence of at least one token, got shape {arr.shape}")
     if arr.shape[1] > config.block_size:
         raise ValueError(
             f"{what} has {arr.shape[1]} positions but block_size is {config.block_size}; "

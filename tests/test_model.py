@@ -239,3 +239,13 @@ def test_training_flops_counts_the_matmuls():
     # the classic estimate 6 N per token (N: weights of the matmuls) plus attention's 12 L T C
     matmul_weights = non_embedding - 4 * (2 * 2 * 128 + 3 * 128 + 128 + 4 * 128 + 128) - 2 * 128 + 65 * 128
     assert training_flops(cfg, 12, 64) == 12 * 64 * (6 * matmul_weights + 12 * 4 * 64 * 128)
+
+
+def test_empty_input_and_fractional_config_are_refused():
+    # #11: an empty batch gave a raw "cannot reshape" error; a crafted 12.5 was truncated to 12
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, d_model=8), seed=0)
+    for empty in (np.zeros((0, 4), dtype=np.int64), np.zeros((2, 0), dtype=np.int64)):
+        with pytest.raises(ValueError, match="at least one sequence of at least one token"):
+            model.forward(empty)
+    with pytest.raises(ValueError, match="GPT config block_size must be a positive integer"):
+        GPTConfig.from_dict({"vocab_size": 11, "block_size": 12.5, "n_layer": 1, "n_head": 2, "d_model": 8})
