@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import numbers
 import re
 from collections import Counter
 from pathlib import Path
@@ -130,6 +131,17 @@ def _chunks(regex, piece: str) -> list[str]:
             "whose alternatives cover any character, such as DEFAULT_PATTERN"
         )
     return chunks
+
+
+def _check_merge(i: int, pair) -> tuple[int, int]:
+    """Merge number ``i`` creates id ``256 + i`` from two ids that already exist."""
+    if not (isinstance(pair, (list, tuple)) and len(pair) == 2
+            and all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in pair)):
+        raise ValueError(f"merge #{i} should be a pair of integer ids [a, b], got {pair!r}")
+    if not all(0 <= x < 256 + i for x in pair):
+        raise ValueError(f"merge #{i} {list(pair)} (creating id {256 + i}) refers to an id that "
+                         f"does not exist yet (must be < {256 + i})")
+    return int(pair[0]), int(pair[1])
 
 
 def _merge_pair(ids, pair, new_id) -> list[int]:
@@ -270,56 +282,6 @@ class _TokenizerBase:
             raise ValueError(f"{path}: invalid tokenizer file: {e}") from None
 
 
-def _read_json(path):
-    """Parse a JSON file, turning the usual failures into clear errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"tokenizer file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not a valid tokenizer JSON file ({e})") from None
-
-
-def _require(d, key, kind, what):
-    """Fetch ``d[key]`` and check its type, for readable ``from_dict`` errors."""
-    if key not in d:
-        raise ValueError(f"missing key {key!r} in {what} tokenizer data")
-    value = d[key]
-    # bool is an int subclass; a version of True is a corrupt file, not 1.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(
-            f"key {key!r} in {what} tokenizer data should be {kind.__name__}, got {type(value).__name__}"
-        )
-    return value
-
-
-def _check_header(d, expected_type):
-    """Check that ``d`` is a dict of the expected tokenizer type and version."""
-    if not isinstance(d, dict):
-        raise ValueError(f"tokenizer data must be a JSON object, got {type(d).__name__}")
-    found = d.get("type")
-    if found != expected_type:
-        raise ValueError(f"expected tokenizer type {expected_type!r}, got {found!r}")
-    version = _require(d, "version", int, expected_type)
-    if version != FORMAT_VERSION:
-        raise ValueError(
-            f"unsupported tokenizer format version {version} (this code reads version {FORMAT_VERSION})"
-        )
-
-
-def _read_special_tokens(d, first_id, what) -> list[str]:
-    """Read the ``special_tokens`` mapping and check ids are ``first_id, first_id+1, ...``."""
-    mapping = _require(d, "special_tokens", dict, what)
-    tokens = _check_special_tokens(mapping.keys())
-    for offset, token in enumerate(tokens):
-        expected = first_id + offset
-        if mapping[token] != expected or isinstance(mapping[token], bool):
-            raise ValueError(f"special token {token!r} should have id {expected}, got {mapping[token]!r}")
-    return tokens
-
-
 # ----------------------------------------------------------------------------
 # Character-level tokenizer
 # ----------------------------------------------------------------------------
@@ -402,8 +364,8 @@ class CharTokenizer(_TokenizerBase):
     def from_dict(cls, d) -> CharTokenizer:
         _check_header(d, cls.TYPE)
         chars = _require(d, "chars", list, cls.TYPE)
-        specials = _read_special_tokens(d, len(chars), cls.TYPE)
-        return cls(chars, specials)
+        mapping = _require(d, "special_tokens", dict, cls.TYPE)
+        return _check_special_ids(cls(chars, list(mapping)), mapping)
 
     def __repr__(self):
         return f"CharTokenizer(vocab_size={self.vocab_size}, special_tokens={list(self.special_tokens)})"
@@ -430,7 +392,7 @@ class BPETokenizer(_TokenizerBase):
     TYPE = "bpe"
 
     def __init__(self, merges, special_tokens=SPECIAL_TOKENS, pattern=DEFAULT_PATTERN):
-        self.merges = [tuple(pair) for pair in merges]
+        self.merges = [_check_merge(i, pair) for i, pair in enumerate(merges)]
         self.pattern = pattern
         self._regex = _compile_pattern(pattern)
         # vocab[i] is the byte string token i stands for; each merged token is
@@ -441,10 +403,6 @@ class BPETokenizer(_TokenizerBase):
         for pair in self.merges:
             new_id = len(self.vocab)
             left, right = pair
-            if not (0 <= left < new_id and 0 <= right < new_id):
-                raise ValueError(
-                    f"merge {list(pair)} (creating id {new_id}) refers to an id that does not exist yet"
-                )
             if pair in self.ranks:
                 raise ValueError(f"merge {list(pair)} appears twice")
             self.ranks[pair] = new_id
@@ -602,24 +560,9 @@ class BPETokenizer(_TokenizerBase):
                 "forever, so only known ones are loaded. If you trust it (you trained this tokenizer "
                 "with it), add it: minigpt.tokenizer.KNOWN_PATTERNS.add(pattern)"
             )
-        raw_merges = _require(d, "merges", list, cls.TYPE)
-        merges = []
-        for i, pair in enumerate(raw_merges):
-            ok = (
-                isinstance(pair, list)
-                and len(pair) == 2
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
-            )
-            if not ok:
-                raise ValueError(f"merge #{i} should be a pair of integer ids [a, b], got {pair!r}")
-            if not all(0 <= x < 256 + i for x in pair):
-                # merge #i creates id 256+i, so it may only use ids below that
-                raise ValueError(
-                    f"merge #{i} {pair} refers to an id that does not exist yet (must be < {256 + i})"
-                )
-            merges.append((pair[0], pair[1]))
-        specials = _read_special_tokens(d, 256 + len(merges), cls.TYPE)
-        tokenizer = cls(merges, specials, pattern)
+        merges = _require(d, "merges", list, cls.TYPE)  # each pair is checked by __init__
+        mapping = _require(d, "special_tokens", dict, cls.TYPE)
+        tokenizer = _check_special_ids(cls(merges, list(mapping), pattern), mapping)
         if "vocab_size" in d and d["vocab_size"] != tokenizer.vocab_size:
             raise ValueError(
                 f"'vocab_size' says {d['vocab_size']!r} but merges and special tokens give {tokenizer.vocab_size}"
@@ -732,3 +675,57 @@ def load_tokenizer(path) -> CharTokenizer | BPETokenizer:
         return tokenizer_from_dict(d)
     except ValueError as e:
         raise ValueError(f"{path}: invalid tokenizer file: {e}") from None
+
+
+# ----------------------------------------------------------------------------
+# Reading tokenizer files: the checks behind from_dict and load
+# ----------------------------------------------------------------------------
+
+
+def _read_json(path):
+    """Parse a JSON file, turning the usual failures into clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a valid tokenizer JSON file ({e})") from None
+
+
+def _require(d, key, kind, what):
+    """Fetch ``d[key]`` and check its type, for readable ``from_dict`` errors."""
+    if key not in d:
+        raise ValueError(f"missing key {key!r} in {what} tokenizer data")
+    value = d[key]
+    # bool is an int subclass; a version of True is a corrupt file, not 1.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(
+            f"key {key!r} in {what} tokenizer data should be {kind.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _check_header(d, expected_type):
+    """Check that ``d`` is a dict of the expected tokenizer type and version."""
+    if not isinstance(d, dict):
+        raise ValueError(f"tokenizer data must be a JSON object, got {type(d).__name__}")
+    found = d.get("type")
+    if found != expected_type:
+        raise ValueError(f"expected tokenizer type {expected_type!r}, got {found!r}")
+    version = _require(d, "version", int, expected_type)
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"unsupported tokenizer format version {version} (this code reads version {FORMAT_VERSION})"
+        )
+
+
+def _check_special_ids(tokenizer, mapping):
+    """The ids a file gives its special tokens must be the ones the tokenizer gives them:
+    the ids right after the ordinary tokens, in order."""
+    for token, expected in tokenizer.special_tokens.items():
+        found = mapping[token]
+        if found != expected or isinstance(found, bool):
+            raise ValueError(f"special token {token!r} should have id {expected}, got {found!r}")
+    return tokenizer
