@@ -63,6 +63,13 @@ DEFAULT_PATTERN = (
     r"|\s+"  # any remaining whitespace (e.g. at the very end)
 )
 
+# The same, but every digit is a pre-token of its own, so BPE can never merge digits:
+# GPT-2's pattern keeps a number whole and BPE then merges its digits unevenly ("157" ->
+# "15" "7", but "21" -> "2" "1"), so the model sees the same digit in different tokens.
+# Splitting digits (as LLaMA does) gives every number the same shape: one token a digit.
+# Chapter 1 measures both on the Python corpus.
+DIGITS_PATTERN = DEFAULT_PATTERN.replace(r"| ?\d+", r"|\d")
+
 # The patterns ``BPETokenizer.from_dict`` (so ``load``, ``load_tokenizer`` and
 # ``load_checkpoint``) accepts from a file.  Some regular expressions take time
 # exponential in the length of the text they fail to match -- "catastrophic
@@ -72,7 +79,7 @@ DEFAULT_PATTERN = (
 # general, so a file may only use a pattern listed here.  Code you write may use any
 # pattern (``BPETokenizer.train(text, n, pattern=...)``); to load a tokenizer saved with
 # your own pattern, add it first: ``minigpt.tokenizer.KNOWN_PATTERNS.add(my_pattern)``.
-KNOWN_PATTERNS = {DEFAULT_PATTERN}
+KNOWN_PATTERNS = {DEFAULT_PATTERN, DIGITS_PATTERN}
 
 FORMAT_VERSION = 1  # bump when the JSON layout changes
 

@@ -406,3 +406,18 @@ def test_custom_pattern_must_keep_every_character(pattern, message):
     # a pattern that covers everything is fine
     tok = BPETokenizer.train("hello world, hello there", 270, pattern=r"\w+|\W+")
     assert tok.decode(tok.encode("hello world!")) == "hello world!"
+
+
+def test_digits_pattern_gives_every_digit_its_own_token():
+    from minigpt.tokenizer import DIGITS_PATTERN
+
+    text = ">>> 68 + 89\n157\n>>> sum([9, 6, 6])\n21\n" * 40 + "x = 12345 + 678\n" * 40
+    plain = BPETokenizer.train(text, 320, special_tokens=())
+    digits = BPETokenizer.train(text, 320, special_tokens=(), pattern=DIGITS_PATTERN)
+    pieces = [digits.decode([i]) for i in digits.encode("y = 157 + 21 and 12345")]
+    assert all(len(p) == 1 for p in pieces if any(c.isdigit() for c in p))
+    assert any(len(plain.decode([i])) > 1 and plain.decode([i]).strip().isdigit()
+               for i in plain.encode("157 12345"))  # GPT-2's pattern lets BPE merge digits
+    assert digits.decode(digits.encode(text)) == text
+    # a tokenizer trained with it can be saved and loaded (it is a known pattern)
+    assert BPETokenizer.from_dict(digits.to_dict()).encode(text) == digits.encode(text)
