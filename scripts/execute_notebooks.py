@@ -11,7 +11,6 @@ same outputs leaves the file unchanged. Prints each notebook's wall time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ def execute(path: Path) -> float:
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps: noise in every diff
-    text = json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    text = nbformat.writes(notebook) + "\n"  # Jupyter's own layout: sources as lists of lines
     tmp = path.with_suffix(".ipynb.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
