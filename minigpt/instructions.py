@@ -1,8 +1,8 @@
-"""The assistant task: answer "What does `math.sqrt` do?" like a docstring would.
+"""The assistant task: answer "What does `math.sqrt` do?" like a docstring would (chapter 9).
 
-After pre-training on Python's documentation (``minigpt.data``), the book
-teaches the model to *answer questions* about it. This module builds that
-task, with no network and no download, from the Python you are running:
+After pre-training on Python's documentation (``minigpt.pydoc_corpus``), the
+book teaches the model to *answer questions* about it. This module builds that
+task, with no network and no download, from the standard library's docstrings:
 
 * **The chat format.** A conversation is one string with the special tokens
   of ``minigpt.tokenizer.SPECIAL_TOKENS``::
