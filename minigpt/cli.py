@@ -26,7 +26,8 @@ from .checks import arg_type, check_float, check_int
 from .train import SETTINGS, TrainConfig, check_history
 
 # The settings of `train` and their values for a new run, in three groups:
-DATA_DEFAULTS = {"corpus": "pydoc", "tokenizer": "bpe", "vocab_size": 512, "val_fraction": 0.1}
+DATA_DEFAULTS = {"corpus": "pydoc", "tokenizer": "bpe", "vocab_size": 512, "val_fraction": 0.1,
+                 "docs_fraction": 0.25}
 MODEL_DEFAULTS = {"block_size": 64, "n_layer": 4, "n_head": 4, "d_model": 128}
 # TrainConfig's own fields and defaults (one home: the dataclass); block_size is a model
 # option above. SETTINGS in minigpt.train says what each accepts.
@@ -34,8 +35,9 @@ TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name not i
 DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **TRAIN_DEFAULTS}
 # What the other settings accept (a resumed run checks the values saved in its checkpoint too).
 CHECKS = {"vocab_size": (check_int, dict(minimum=1)), "val_fraction": (check_float, dict(above=0, below=1)),
+          "docs_fraction": (check_float, dict(above=0, maximum=1)),
           **{name: (check_int, dict(minimum=1)) for name in MODEL_DEFAULTS}}
-NAMED_CORPORA = ("pydoc", "tinyshakespeare")
+NAMED_CORPORA = ("pydoc", "tinyshakespeare", "python")
 TRAIN_HELP = {"grad_clip": "max global gradient norm (0: off)",
               "lr_decay_iters": "last step of the cosine decay (default: max_iters)",
               "seed": "model initialisation, batches and sampling"}
@@ -80,11 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "With --resume, every setting not given on the command line is the "
                                    "one saved in the checkpoint.")
     d = t.add_argument_group("data")
-    _setting(d, "corpus", '"pydoc" (embedded, no network), "tinyshakespeare" (downloaded once, '
+    _setting(d, "corpus", '"pydoc" (embedded, no network), "python" (interpreter sessions mixed with the '
+                          'pydoc text, minigpt.sessions.python_corpus), "tinyshakespeare" (downloaded once, '
                           'or set MINIGPT_TINYSHAKESPEARE to a local copy), or a path to a UTF-8 text file')
     _setting(d, "tokenizer", "character-level or byte-level BPE", choices=["char", "bpe"])
     _setting(d, "vocab_size", "BPE vocabulary size (ignored for char)")
-    _setting(d, "val_fraction", "share of the text (its end) held out")
+    _setting(d, "val_fraction", "share held out: the end of the text, or for \"python\" a random share "
+                                "of the documents (and expressions of the validation split)")
+    _setting(d, "docs_fraction", 'for "python": share of the training characters that are documentation')
     m = t.add_argument_group("model")
     _setting(m, "block_size", "context length in tokens")
     for name in ("n_layer", "n_head", "d_model"):
@@ -131,6 +136,18 @@ def cmd_pipeline(args) -> int:
     config.seed = args.seed
     Pipeline(args.out, config, progress=not args.no_progress, overwrite=args.overwrite).run()
     return 0
+
+
+def _corpus_texts(settings) -> tuple[str, str]:
+    """(training text, validation text) of a run; the validation text is "" when it is
+    the end of the one text (``train_val_split`` cuts it from the token ids)."""
+    from .corpora import load_text
+
+    if settings["corpus"] == "python":
+        from .sessions import python_corpus
+
+        return python_corpus(docs_fraction=settings["docs_fraction"], val_fraction=settings["val_fraction"])
+    return load_text(settings["corpus"]), ""
 
 
 def _corpus_setting(corpus: str) -> str:
@@ -194,8 +211,7 @@ def _resume(ckpt_path, given):
 
 
 def cmd_train(args) -> int:
-    from . import (GPT, BPETokenizer, CharTokenizer, GPTConfig, TrainConfig, load_text, train,
-                   train_val_split)
+    from . import GPT, BPETokenizer, CharTokenizer, GPTConfig, TrainConfig, train, train_val_split
     from .corpora import corpus_info
     from .fileio import atomic_write, check_writable
     from .train import evaluate_loss
@@ -227,7 +243,8 @@ def cmd_train(args) -> int:
         raise ValueError(f"{ckpt_path}: {exc}" if args.resume else str(exc)) from None
     check_writable(out)
 
-    text = load_text(settings["corpus"])
+    train_text, val_text = _corpus_texts(settings)
+    text = train_text + val_text
     info = corpus_info(text)
     print(f"corpus {settings['corpus']}: {info['chars']:,} characters, sha256 {info['sha256'][:12]}")
     trained_on = (ck.get("run_settings") or {}).get("corpus_sha256") if args.resume else None
@@ -238,10 +255,15 @@ def cmd_train(args) -> int:
         if settings["tokenizer"] == "char":
             tokenizer = CharTokenizer.train(text)
         else:
-            tokenizer = BPETokenizer.train(text, settings["vocab_size"])
+            tokenizer = BPETokenizer.train(train_text, settings["vocab_size"])
         print(f"{settings['tokenizer']} tokenizer: {tokenizer.vocab_size} tokens ({time.perf_counter() - t0:.1f} s)")
-    ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
-    train_ids, val_ids = train_val_split(ids, settings["val_fraction"])
+    if val_text:
+        train_ids = np.asarray(tokenizer.encode(train_text), dtype=np.int64)
+        val_ids = np.asarray(tokenizer.encode(val_text), dtype=np.int64)
+        ids = np.concatenate([train_ids, val_ids])
+    else:
+        ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
+        train_ids, val_ids = train_val_split(ids, settings["val_fraction"])
     print(f"{len(ids):,} tokens ({info['bytes'] / len(ids):.2f} bytes/token): "
           f"{len(train_ids):,} train, {len(val_ids):,} validation")
     if args.resume:

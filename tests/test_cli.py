@@ -221,3 +221,19 @@ def test_pipeline_refuses_an_unwritable_out_before_it_starts(capsys, tmp_path, m
     blocker.write_text("in the way")
     status, _, err = cli(capsys, "pipeline", "--quick", "--no-progress", "--out", blocker / "out")
     assert_one_line_error(status, err, "--out")
+
+
+def test_train_on_the_python_corpus_keeps_its_own_validation_text(capsys, tmp_path):
+    # --corpus python: interpreter sessions mixed with the docs; the validation text is
+    # held-out documents and expressions of the validation split, not the end of the text
+    from minigpt.sessions import python_corpus
+
+    status, out, err = cli(capsys, "train", "--corpus", "python", *TINY_MODEL, "--max-iters", 2,
+                           "--eval-interval", 2, "--eval-iters", 1, "--batch-size", 2, "--no-progress",
+                           "--docs-fraction", 0.5, "--out", tmp_path / "py")
+    assert status == 0, err
+    train_text, val_text = python_corpus(docs_fraction=0.5)
+    assert f"{len(train_text) + len(val_text):,} tokens" in out  # char-level: one token a character
+    assert f"{len(train_text):,} train, {len(val_text):,} validation" in out
+    ck = load_checkpoint(tmp_path / "py" / "ckpt.npz")
+    assert ck["run_settings"]["corpus"] == "python" and ck["run_settings"]["docs_fraction"] == 0.5
