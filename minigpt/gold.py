@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .instructions import split_sentences
+from .layers import sigmoid
+from .sampling import as_generator
 
 __all__ = [
     "CORRECTNESS_WEIGHT",
@@ -381,11 +383,6 @@ def gold_score(question: str, answer: str, reference: str, ended: bool = True) -
 # --------------------------------------------------------------------------
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)), written with tanh so it never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
 class Labeler:
     """A simulated human rater who prefers answers with a higher gold score, noisily.
 
@@ -422,7 +419,7 @@ class Labeler:
             raise ValueError(f"flip_prob must be in [0, 0.5), got {flip_prob}")
         self.tau = float(tau)
         self.flip_prob = float(flip_prob)
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = as_generator(seed)
 
     def __repr__(self):
         return f"Labeler(tau={self.tau}, flip_prob={self.flip_prob})"
@@ -432,7 +429,7 @@ class Labeler:
         diff = np.asarray(gold_a, dtype=np.float64) - np.asarray(gold_b, dtype=np.float64)
         if self.tau == 0:
             return 0.5 * (1.0 + np.sign(diff))  # 1, 0, or 1/2 for a tie
-        return _sigmoid(diff / self.tau)
+        return sigmoid(diff / self.tau)
 
     def prob_a(self, gold_a, gold_b) -> np.ndarray:
         """P(label = 1, "A preferred") for each pair, flips included. Shape of the inputs."""

@@ -413,7 +413,7 @@ class GPT:
         position moves, so each step recomputes the window: exactly what the uncached
         path does, and no faster.
         """
-        from .sampling import sample_next  # sampling rules live in one place
+        from .sampling import as_generator, sample_next  # sampling rules live in one place
 
         cfg = self.config
         idx = np.asarray(idx)
@@ -424,7 +424,7 @@ class GPT:
         check_token_ids(idx[:, -cfg.block_size:], cfg)
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = as_generator(seed)
         out = np.empty((idx.shape[0], idx.shape[1] + max_new_tokens), dtype=np.int64)
         out[:, : idx.shape[1]] = idx
         n = idx.shape[1]

@@ -8,6 +8,13 @@ from .checks import check_float, check_int
 from .layers import softmax
 
 
+def as_generator(seed) -> np.random.Generator:
+    """The random stream to draw from: ``seed`` itself if it is a ``numpy.random.Generator``
+    (so a caller can share one stream across calls), else a new Generator seeded with it
+    (an int, a sequence of ints, or None for fresh entropy)."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
 def check_logits(logits) -> np.ndarray:
     """Logits of shape (B, V), V >= 1, that a distribution can be made from.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .instructions import ASSISTANT, END, USER, encode_example, pad_batch
+from .sampling import as_generator
 from .train import TrainConfig, run_training
 
 
@@ -101,7 +102,7 @@ def answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature=1.0)
 def answer_questions(model, tokenizer, questions, max_new_tokens=40, temperature=1.0, seed=0):
     """Text answers to a list of questions.  Returns a list of (answer_text, ended)."""
     end_id = tokenizer.special_tokens[END]
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     prompts = [prompt_ids(tokenizer, q) for q in questions]
     results = []
     for ans in answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature):

@@ -86,3 +86,12 @@ def test_nan_weights_stop_generation_with_a_clear_error(temperature):
 def test_sample_next_refuses_malformed_input(logits, kwargs, message):
     with pytest.raises(ValueError, match=message):
         sample_next(logits, np.random.default_rng(0), **kwargs)
+
+
+def test_as_generator_takes_a_seed_or_shares_a_stream():
+    from minigpt.sampling import as_generator
+
+    rng = np.random.default_rng(3)
+    assert as_generator(rng) is rng  # a Generator is used as it is: callers share its stream
+    assert as_generator(3).integers(1000) == np.random.default_rng(3).integers(1000)
+    assert as_generator([3, 1]).integers(1000) == np.random.default_rng([3, 1]).integers(1000)
