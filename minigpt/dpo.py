@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import layers as L
+from .instructions import right_pad
+from .ppo import action_logprobs, action_logprobs_backward
 
 
 def answer_logprobs_forward(model, idx, answer_mask):
@@ -26,18 +28,15 @@ def answer_logprobs_forward(model, idx, answer_mask):
     the positions whose token is part of the answer (these are predicted from the
     position before).  Returns (logp_sum: (B,), cache).
     """
-    logits, _ = model.forward(idx)
-    logp, lp_cache = L.token_logprobs_forward(logits[:, :-1], idx[:, 1:])  # predicts token t+1
+    logp, _, lp_cache = action_logprobs(model, idx, keep_cache=True)  # (B, T-1): predicts token t+1
     mask = answer_mask[:, 1:].astype(logp.dtype)
-    return (logp * mask).sum(axis=1), (lp_cache, mask, logits.shape)
+    return (logp * mask).sum(axis=1), (lp_cache, mask)
 
 
 def answer_logprobs_backward(model, dlogp_sum, cache):
     """dlogp_sum: (B,) -> gradients of the model's parameters."""
-    lp_cache, mask, shape = cache
-    dlogits = np.zeros(shape, dtype=mask.dtype)
-    dlogits[:, :-1] = L.token_logprobs_backward(dlogp_sum[:, None] * mask, lp_cache)
-    return model.backward(dlogits)
+    lp_cache, mask = cache
+    return model.backward(action_logprobs_backward(dlogp_sum[:, None] * mask, lp_cache))
 
 
 def dpo_loss_forward(logp_chosen, logp_rejected, ref_chosen, ref_rejected, beta=0.1):
@@ -71,14 +70,9 @@ def dpo_loss_backward(cache):
 def dpo_step(model, chosen_idx, chosen_mask, rejected_idx, rejected_mask, ref_chosen, ref_rejected, beta=0.1):
     """Forward and backward of one DPO batch.  The chosen and rejected answers go through
     the model in one batch (padded to the same length).  Returns (loss, stats, grads)."""
-    T = max(chosen_idx.shape[1], rejected_idx.shape[1])
     n = len(chosen_idx)
-
-    def pad(a, value):
-        return np.pad(a, ((0, 0), (0, T - a.shape[1])), constant_values=value)
-
-    idx = np.concatenate([pad(chosen_idx, 0), pad(rejected_idx, 0)])
-    mask = np.concatenate([pad(chosen_mask, False), pad(rejected_mask, False)])
+    idx = right_pad([*chosen_idx, *rejected_idx])                                  # (2n, T)
+    mask = right_pad([*chosen_mask, *rejected_mask], fill=False).astype(bool)      # (2n, T)
     logp, cache = answer_logprobs_forward(model, idx, mask)
     loss, stats, loss_cache = dpo_loss_forward(logp[:n], logp[n:], ref_chosen, ref_rejected, beta)
     d_chosen, d_rejected = dpo_loss_backward(loss_cache)

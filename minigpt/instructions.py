@@ -60,6 +60,9 @@ __all__ = [
     "format_example",
     "encode_example",
     "pad_batch",
+    "encode_prompt",
+    "encode_answer",
+    "right_pad",
     "first_sentence",
     "split_sentences",
     "documented_callables",
@@ -119,6 +122,39 @@ def _special_id(tokenizer, token: str) -> int:
         ) from None
 
 
+def encode_prompt(tokenizer, question: str) -> list[int]:
+    """The prompt's ids: ``<|user|>``, the question, ``<|assistant|>``.
+
+    The question is encoded as plain text (a literal ``"<|end|>"`` in it does not become
+    the special token); the markers are added by id.
+    """
+    return [_special_id(tokenizer, USER), *tokenizer.encode(question, allowed_special="none"),
+            _special_id(tokenizer, ASSISTANT)]
+
+
+def encode_answer(tokenizer, answer: str, ended: bool = True) -> list[int]:
+    """An answer's ids, as plain text, then ``<|end|>`` if the answer ``ended``."""
+    ids = tokenizer.encode(answer, allowed_special="none")
+    return ids + [_special_id(tokenizer, END)] if ended else ids
+
+
+def right_pad(seqs, fill=0) -> np.ndarray:
+    """Stack 1-D sequences of different lengths into an int64 (B, T) array, T the longest,
+    each row padded on the right with ``fill``.
+
+    Right padding is safe with causal attention: position t only attends to positions
+    <= t, so padding after every real token never changes the logits at a real position.
+    (Left padding would.)
+    """
+    seqs = list(seqs)
+    if not seqs:
+        raise ValueError("right_pad needs at least one sequence")
+    out = np.full((len(seqs), max(len(s) for s in seqs)), fill, dtype=np.int64)  # (B, T)
+    for row, seq in enumerate(seqs):
+        out[row, : len(seq)] = seq
+    return out
+
+
 def encode_example(tokenizer, question: str, answer: str, block_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids and SFT targets for one (question, answer) conversation.
 
@@ -141,11 +177,8 @@ def encode_example(tokenizer, question: str, answer: str, block_size: int) -> tu
     markers are added by id. Raises ValueError if the tokenizer lacks the
     chat special tokens, or if the example is longer than ``block_size``.
     """
-    user_id = _special_id(tokenizer, USER)
-    assistant_id = _special_id(tokenizer, ASSISTANT)
-    end_id = _special_id(tokenizer, END)
-    prompt = [user_id, *tokenizer.encode(question, allowed_special="none"), assistant_id]
-    completion = [*tokenizer.encode(answer, allowed_special="none"), end_id]
+    prompt = encode_prompt(tokenizer, question)
+    completion = encode_answer(tokenizer, answer, ended=True)
     ids = np.array(prompt + completion, dtype=np.int64)  # (n,)
     if len(ids) > block_size:
         raise ValueError(
@@ -167,21 +200,16 @@ def pad_batch(examples) -> tuple[np.ndarray, np.ndarray]:
     longest length: each row is right-padded, ``X`` with id 0 and ``Y`` with
     -1, so padded positions add nothing to the loss.
 
-    Right padding is safe with causal attention: position t only attends to
-    positions <= t, so the padding (which comes after every real token) can
-    never change the logits at a real position. (Left padding would.)
+    (Right padding: see ``right_pad``.)
     """
     examples = list(examples)
     if not examples:
         raise ValueError("pad_batch needs at least one example")
-    longest = max(len(ids) for ids, _ in examples)
-    X = np.zeros((len(examples), longest), dtype=np.int64)  # (B, T)
-    Y = np.full((len(examples), longest), IGNORE_INDEX, dtype=np.int64)  # (B, T)
     for row, (ids, targets) in enumerate(examples):
         if len(ids) != len(targets):
             raise ValueError(f"example {row}: ids has {len(ids)} tokens but targets has {len(targets)}")
-        X[row, : len(ids)] = ids
-        Y[row, : len(targets)] = targets
+    X = right_pad([ids for ids, _ in examples], fill=0)  # (B, T)
+    Y = right_pad([targets for _, targets in examples], fill=IGNORE_INDEX)  # (B, T)
     return X, Y
 
 

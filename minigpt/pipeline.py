@@ -38,7 +38,7 @@ from .data import train_val_split
 from .dpo import answer_logprobs_forward, dpo_step
 from .fileio import atomic_write, check_writable
 from .gold import Labeler, corrupt_answer, gold_score
-from .instructions import END, build_instruction_data, split_by_name
+from .instructions import END, build_instruction_data, encode_answer, right_pad, split_by_name
 from .model import GPT, GPTConfig
 from .optim import AdamW, clip_grad_norm, cosine_lr
 from .ppo import PPOConfig, PPOTrainer, action_logprobs, pack_rollout
@@ -296,19 +296,13 @@ class Pipeline:
         seqs, last, chosen, rejected = [], [], [], []
         for g in groups:
             base = len(seqs)
-            for text, ended in g["candidates"]:
-                ids = list(g["prompt"]) + self.tokenizer.encode(text, allowed_special="none")
-                if ended:
-                    ids.append(self.end_id)
-                ids = ids[: self.config.block_size]
+            for k in range(len(g["candidates"])):
+                ids, _ = self._answer_seq(g, k)
                 seqs.append(ids)
                 last.append(len(ids) - 1)
             chosen.extend(base + g["chosen"])
             rejected.extend(base + g["rejected"])
-        idx = np.zeros((len(seqs), max(len(s) for s in seqs)), dtype=np.int64)
-        for i, s in enumerate(seqs):
-            idx[i, : len(s)] = s
-        return idx, np.array(last), np.array(chosen), np.array(rejected)
+        return right_pad(seqs), np.array(last), np.array(chosen), np.array(rejected)
 
     def train_reward_model(self, groups, n_pairs, seed):
         """A reward model (from the SFT model) trained on the first ``n_pairs`` pairs."""
@@ -508,19 +502,15 @@ class Pipeline:
 
     def _answer_seq(self, group, k):
         text, ended = group["candidates"][k]
-        ids = list(group["prompt"]) + self.tokenizer.encode(text, allowed_special="none")
-        if ended:
-            ids.append(self.end_id)
+        ids = list(group["prompt"]) + encode_answer(self.tokenizer, text, ended)
         return ids[: self.config.block_size], len(group["prompt"])
 
     @staticmethod
     def _pad_answers(seqs):
-        T = max(len(s) for s, _ in seqs)
-        idx = np.zeros((len(seqs), T), dtype=np.int64)
-        mask = np.zeros((len(seqs), T), dtype=bool)
+        idx = right_pad([s for s, _ in seqs])  # (B, T)
+        mask = np.zeros(idx.shape, dtype=bool)
         for i, (s, p) in enumerate(seqs):
-            idx[i, : len(s)] = s
-            mask[i, p: len(s)] = True
+            mask[i, p: len(s)] = True  # the answer's positions (and <|end|>)
         return idx, mask
 
     @staticmethod

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import layers as L
+from .instructions import right_pad
 from .optim import AdamW, clip_grad_norm
 
 
@@ -181,13 +182,11 @@ def sample_answers(policy, prompts, end_id, max_new_tokens, rng, temperature=1.0
 def pack_rollout(prompts, answers, end_id):
     """Right-pad prompt + answer pairs into a Rollout."""
     seqs = [np.concatenate([p, a]).astype(np.int64) for p, a in zip(prompts, answers)]
-    T = max(len(s) for s in seqs)
-    idx = np.zeros((len(seqs), T), dtype=np.int64)
-    action_mask = np.zeros((len(seqs), T - 1), dtype=np.float32)
+    idx = right_pad(seqs)  # (B, T)
+    action_mask = np.zeros((len(seqs), idx.shape[1] - 1), dtype=np.float32)
     last = np.zeros(len(seqs), dtype=np.int64)
     ended = np.zeros(len(seqs), dtype=bool)
     for i, (p, a, s) in enumerate(zip(prompts, answers, seqs)):
-        idx[i, : len(s)] = s
         action_mask[i, len(p) - 1: len(s) - 1] = 1.0  # positions that predict answer tokens
         last[i] = len(s) - 1
         ended[i] = len(a) > 0 and a[-1] == end_id
@@ -202,6 +201,15 @@ def action_logprobs(model, idx, keep_cache=False):
     if not keep_cache:
         model.release()
     return logp, entropy, (cache, logits.shape)
+
+
+def action_logprobs_backward(dlogp, cache):
+    """dlogp: (B, T-1), the gradient of a loss with respect to ``action_logprobs``' logp
+    -> dlogits (B, T, V) for ``model.backward`` (the last position predicts nothing)."""
+    lp_cache, shape = cache
+    dlogits = np.zeros(shape, dtype=dlogp.dtype)
+    dlogits[:, :-1] = L.token_logprobs_backward(dlogp, lp_cache)
+    return dlogits
 
 
 class PPOTrainer:
@@ -256,12 +264,11 @@ class PPOTrainer:
                 idx = ro.idx[rows, :T]
                 mask = ro.action_mask[rows, : T - 1]
                 # policy
-                logp, _, (lp_cache, shape) = action_logprobs(self.policy, idx, keep_cache=True)
+                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True)
                 loss, s, cache = policy_loss_forward(logp, scored["old_logp"][rows, : T - 1],
                                                      scored["advantages"][rows, : T - 1], mask, cfg.clip_range)
-                dlogits = np.zeros(shape, dtype=logp.dtype)
-                dlogits[:, :-1] = L.token_logprobs_backward(policy_loss_backward(cache).astype(logp.dtype), lp_cache)
-                grads = self.policy.backward(dlogits)
+                dlogp = policy_loss_backward(cache).astype(logp.dtype)
+                grads = self.policy.backward(action_logprobs_backward(dlogp, lp_cache))
                 clip_grad_norm(grads, cfg.grad_clip)
                 self.policy_opt.step(grads)
                 self.policy.release()

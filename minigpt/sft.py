@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .instructions import ASSISTANT, END, USER, encode_example, pad_batch
+from .instructions import END, encode_example, encode_prompt, pad_batch
 from .sampling import as_generator
 from .train import TrainConfig, run_training
 
@@ -73,9 +73,7 @@ def train_sft(model, train_pairs, val_pairs, config: TrainConfig, *, progress=Tr
 def prompt_ids(tokenizer, question) -> np.ndarray:
     """The chat prompt for ``question`` as ids: <|user|> question <|assistant|>, the
     markers added by id and the question encoded as plain text (as in encode_example)."""
-    special = tokenizer.special_tokens
-    ids = [special[USER], *tokenizer.encode(question, allowed_special="none"), special[ASSISTANT]]
-    return np.array(ids, dtype=np.int64)
+    return np.array(encode_prompt(tokenizer, question), dtype=np.int64)
 
 
 def answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature=1.0):
