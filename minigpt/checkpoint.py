@@ -1,4 +1,4 @@
-"""Saving and loading training state without pickle.
+"""Saving and loading training state without pickle (chapter 6).
 
 A checkpoint is one ``.npz`` file: every array (model parameters, AdamW moments) under
 its name, plus an entry ``meta.json`` holding the rest as JSON text (model config,

@@ -1,4 +1,4 @@
-"""Direct Preference Optimization (Rafailov et al. 2023).
+"""Direct Preference Optimization, chapter 12 (Rafailov et al. 2023).
 
 DPO skips the reward model and the sampling loop of RLHF: it fine-tunes the policy
 directly on preference pairs (prompt, chosen answer c, rejected answer r) with

@@ -1,4 +1,4 @@
-"""The gold score, a simulated labeler, and worse answers to compare against.
+"""The gold score, a simulated labeler, and worse answers to compare against (chapters 9-10).
 
 Learning from human feedback needs humans. The book replaces them with a
 written-down judgement, the **gold score** ``gold_score(question, answer,

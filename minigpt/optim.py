@@ -1,4 +1,4 @@
-"""Optimisation: AdamW, the warmup + cosine learning-rate schedule, gradient clipping."""
+"""Optimisation (chapter 6): AdamW, the warmup + cosine learning-rate schedule, gradient clipping."""
 
 from __future__ import annotations
 

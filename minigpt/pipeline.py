@@ -1,6 +1,8 @@
 """The whole course in one command: corpus -> tokenizer -> pre-training -> SFT ->
 reward model -> PPO -> DPO -> evaluation.
 
+Built in chapters 9-13 of the book.
+
     python -m minigpt pipeline --out runs/pipeline          # the full run (~45 minutes on 2 cores)
     python -m minigpt pipeline --out runs/quick --quick     # a reduced run (a few minutes)
 

@@ -1,4 +1,4 @@
-"""RLHF with Proximal Policy Optimization (Schulman et al. 2017; Ouyang et al. 2022).
+"""RLHF with Proximal Policy Optimization, chapter 11 (Schulman et al. 2017; Ouyang et al. 2022).
 
 One PPO iteration:
 

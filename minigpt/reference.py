@@ -1,4 +1,4 @@
-"""The reference run: the models and numbers of ``python -m minigpt pipeline``, shipped.
+"""The reference run shipped with the package: the models and numbers of Part II (chapters 9-13).
 
 Part II of the book (SFT, reward model, PPO, DPO, evaluation) studies models whose
 training takes longer than a notebook should.  The full pipeline run was done once; its

@@ -1,4 +1,4 @@
-"""Reward models: a GPT trunk with a scalar head, trained on pairwise preferences.
+"""Reward models: a GPT trunk with a scalar head, trained on pairwise preferences (chapter 10).
 
 A reward model reads a prompt and an answer and returns one number, "how good".  It is
 the GPT trunk (initialised from the SFT model, so it starts out understanding the text)

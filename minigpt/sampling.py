@@ -1,4 +1,4 @@
-"""Turning next-token logits into a token: greedy, temperature, top-k and top-p."""
+"""Turning next-token logits into a token: greedy, temperature, top-k and top-p (chapter 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Supervised fine-tuning (SFT): teaching a pretrained GPT to answer in the chat format.
+"""Supervised fine-tuning (SFT): teaching a pretrained GPT to answer in the chat format (chapter 9).
 
 The model and the loss are unchanged from pre-training; only the data differ.  Each
 example is one conversation ``<|user|>question<|assistant|>answer<|end|>`` and the loss

@@ -1,4 +1,4 @@
-"""Tokenizers: turn text into integer ids and back.
+"""Tokenizers: turn text into integer ids and back (chapter 1).
 
 Two tokenizers live here:
 

@@ -1,4 +1,4 @@
-"""The training loop: batches, AdamW, schedule, clipping, evaluation, checkpoints.
+"""The training loop: batches, AdamW, schedule, clipping, evaluation, checkpoints (chapters 6-7).
 
 Every step's batch is drawn from its own generator, ``default_rng([seed, step])``, so a
 run's batches depend only on the seed and the step number.  That is what makes resuming
