@@ -185,13 +185,15 @@ def check_trainable_dtype(model):
 
 
 def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | None = None,
-          start_step: int = 0, history: dict | None = None, checkpoint_path=None,
+          start_step: int = 0, history: dict | None = None, checkpoint_path=None, best_path=None,
           tokenizer=None, progress: bool = True, **checkpoint_extra) -> dict:
     """Train ``model`` on token ids and return the history (plain lists).
 
     train_ids, val_ids: 1-D int arrays.  Evaluates every ``config.eval_interval`` steps
     and at the end; if ``checkpoint_path`` is given, saves a checkpoint at each
-    evaluation (with ``checkpoint_extra``, JSON values, saved alongside).  To resume,
+    evaluation (with ``checkpoint_extra``, JSON values, saved alongside); if ``best_path``
+    is given, the checkpoint of the lowest validation loss so far is saved there too
+    (early stopping: keep the best model, not the last).  To resume,
     pass the ``optimizer``, ``step`` and ``history`` from ``load_checkpoint`` as
     ``optimizer``, ``start_step`` and ``history``.
 
@@ -213,12 +215,12 @@ def train(model, train_ids, val_ids, config: TrainConfig, *, optimizer: AdamW | 
                 estimate_loss(model, val_ids, config.batch_size, T, config.eval_iters, config.seed))
 
     return run_training(model, batch_for_step, evaluate, config, optimizer=optimizer, start_step=start_step,
-                        history=history, checkpoint_path=checkpoint_path, tokenizer=tokenizer,
-                        progress=progress, **checkpoint_extra)
+                        history=history, checkpoint_path=checkpoint_path, best_path=best_path,
+                        tokenizer=tokenizer, progress=progress, **checkpoint_extra)
 
 
 def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimizer=None, start_step=0,
-                 history=None, checkpoint_path=None, tokenizer=None, progress=True,
+                 history=None, checkpoint_path=None, best_path=None, tokenizer=None, progress=True,
                  desc="training", **checkpoint_extra) -> dict:
     """The loop shared by pre-training and supervised fine-tuning.
 
@@ -246,8 +248,11 @@ def run_training(model, batch_for_step, evaluate, config: TrainConfig, *, optimi
         history["eval_step"].append(step)
         history["eval_train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
-        if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, model, tokenizer=tokenizer, optimizer=optimizer,
+        saves = [checkpoint_path]
+        if best_path is not None and val_loss <= min(history["val_loss"]):
+            saves.append(best_path)  # early stopping: the best model so far, kept aside
+        for path in filter(None, saves):
+            save_checkpoint(path, model, tokenizer=tokenizer, optimizer=optimizer,
                             step=step, history=history, train_config=config.to_dict(), **checkpoint_extra)
 
     bar = progress_bar(range(start_step, config.max_iters), initial=start_step, total=config.max_iters,

@@ -159,3 +159,17 @@ def test_resume_arguments_are_checked():
         train(GPT(CFG), train_ids, val_ids, quick_config(max_iters=10), start_step=20, progress=False)
     with pytest.raises(ValueError, match="history must be"):
         train(GPT(CFG), train_ids, val_ids, quick_config(max_iters=10), history={"step": []}, progress=False)
+
+
+def test_best_path_keeps_the_checkpoint_of_the_lowest_validation_loss(tmp_path):
+    # early stopping: with best_path, the best model so far is saved aside at each evaluation
+    text = np.arange(400) % 7
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, d_model=8), seed=0)
+    config = TrainConfig(max_iters=30, batch_size=4, learning_rate=1e-2, eval_interval=5, eval_iters=2)
+    history = train(model, text, text, config, checkpoint_path=tmp_path / "last.npz",
+                    best_path=tmp_path / "best.npz", progress=False)
+    best = load_checkpoint(tmp_path / "best.npz")
+    i = int(np.argmin(history["val_loss"]))
+    assert best["step"] == history["eval_step"][i]
+    assert best["history"]["val_loss"][-1] == min(history["val_loss"])
+    assert load_checkpoint(tmp_path / "last.npz")["step"] == config.max_iters
