@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -73,13 +72,13 @@ def main() -> None:
                                min_lr=args.learning_rate / 10, warmup_iters=200, eval_interval=args.eval_interval,
                                eval_iters=20, seed=args.seed)
 
-    best = {"val_loss": float("inf"), "step": None}
     ckpt, best_ckpt = args.out / "ckpt.npz", args.out / "best.npz"
-
     t0 = time.perf_counter()
-    history = train(model, train_ids, val_ids, train_config, checkpoint_path=ckpt, tokenizer=tokenizer,
-                    progress=False, on_eval=lambda step, val: keep_best(step, val, best, ckpt, best_ckpt))
+    history = train(model, train_ids, val_ids, train_config, checkpoint_path=ckpt, best_path=best_ckpt,
+                    tokenizer=tokenizer, progress=False)
     train_seconds = time.perf_counter() - t0
+    i = int(np.argmin(history["val_loss"]))
+    best = {"val_loss": history["val_loss"][i], "step": history["eval_step"][i]}
 
     best_model = load_checkpoint(best_ckpt)["model"]
     val_loss = evaluate_loss(best_model, val_ids)
@@ -111,13 +110,6 @@ def main() -> None:
     for family, s in score["families"].items():
         print(f"  {family:9s} {s['accuracy']:.2f} +- {s['se']:.2f}")
     print(f"  mean over families {score['overall']['accuracy']:.3f} +- {score['overall']['se']:.3f}")
-
-
-def keep_best(step, val_loss, best, ckpt, best_ckpt) -> None:
-    """After each evaluation: copy the checkpoint just written if it is the best so far."""
-    if val_loss < best["val_loss"]:
-        best.update(val_loss=val_loss, step=step)
-        shutil.copyfile(ckpt, best_ckpt)
 
 
 if __name__ == "__main__":
