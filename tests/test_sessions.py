@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import ast
 import builtins
-import glob
+import sys
 import hashlib
 import math
 import os
 import re
-import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import other_pythons
 import pytest
 
 import minigpt
@@ -29,7 +29,6 @@ from minigpt.sessions import (
     generate_expressions,
     held_out_expressions,
     is_correct,
-    iter_expressions,
     parse_answer,
     pydoc_documents,
     python_corpus,
@@ -513,36 +512,12 @@ print(hashlib.sha256(text.encode("utf-8")).hexdigest())
 """
 
 
-def _pythons_with_numpy(version: str) -> list[str]:
-    """Interpreters of ``version`` that can import NumPy: from $MINIGPT_SESSIONS_PYTHONS
-    (paths separated by os.pathsep), the PATH, the repository's ``.venv-py<version>``
-    and pyenv's versions folder."""
-    candidates = os.environ.get("MINIGPT_SESSIONS_PYTHONS", "").split(os.pathsep)
-    candidates.append(shutil.which(f"python{version}"))
-    candidates.append(str(SESSIONS_PY.parents[1] / f".venv-py{version}" / "bin" / "python"))
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += sorted(glob.glob(str(pyenv_root / "versions" / f"{version}.*" / "bin" / "python3")))
-    found = []
-    for candidate in filter(None, candidates):
-        if not os.path.exists(candidate):
-            continue
-        probe = subprocess.run(
-            [candidate, "-c", "import sys, numpy; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True)
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            found.append(candidate)
-    return found
-
-
 @pytest.mark.parametrize("version", ["3.10", "3.11", "3.12", "3.13"])
 def test_same_corpus_on_other_python_versions(version):
-    pythons = _pythons_with_numpy(version)
-    if not pythons:
-        pytest.skip(f"no Python {version} with NumPy found (set MINIGPT_SESSIONS_PYTHONS to "
-                    f"one, e.g. a venv with `pip install numpy`); test_fingerprint_is_unchanged "
-                    f"checks the Python running the tests")
-    for python in pythons:
-        result = subprocess.run([python, "-c", FINGERPRINT_SCRIPT, str(SESSIONS_PY)],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == FINGERPRINT_500, python
+    # each supported Python (its environment from tests/other_pythons.py) writes the same text
+    python = sys.executable if sys.version_info[:2] == tuple(map(int, version.split("."))) \
+        else str(other_pythons.require(version))
+    result = subprocess.run([python, "-c", FINGERPRINT_SCRIPT, str(SESSIONS_PY)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == FINGERPRINT_500, python
