@@ -4,7 +4,7 @@
 
 The corpus is ``minigpt.sessions.python_corpus`` (interpreter sessions mixed with the pydoc
 text; validation = held-out documents and expressions of the validation split), read as
-characters. The model is a 4-layer GPT of width 128 (about 0.8M parameters: for a
+characters (``--tokenizer char``) or as a 512-token BPE that never merges digits. The model is a 4-layer GPT of width 128 (about 0.8M parameters: for a
 25-minute budget on 2 cores, the size that the compute-optimal rule of about 20 tokens per
 parameter suggests). Training runs ``--max-iters`` steps (by default as many as fit in
 ``--minutes`` at the speed measured on the first steps), evaluating every
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from minigpt import GPT, CharTokenizer, GPTConfig, TrainConfig, load_checkpoint, sessions, train
+from minigpt import GPT, BPETokenizer, CharTokenizer, GPTConfig, TrainConfig, load_checkpoint, sessions, train
 from minigpt.fileio import atomic_write
 from minigpt.model import training_flops
+from minigpt.tokenizer import DIGITS_PATTERN
 from minigpt.train import evaluate_loss
 
 
@@ -34,8 +35,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=25.0, help="training budget, to size --max-iters")
     parser.add_argument("--max-iters", type=int, default=None, help="steps (default: what fits in --minutes)")
+    parser.add_argument("--tokenizer", choices=["char", "bpe-digits"], default="char",
+                        help="characters, or a 512-token BPE whose pre-tokenizer splits digits")
     parser.add_argument("--docs-fraction", type=float, default=0.05)
-    parser.add_argument("--block-size", type=int, default=128)
+    parser.add_argument("--block-size", type=int, default=None,
+                        help="context in tokens (default: about 128 characters)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--n-layer", type=int, default=4)
@@ -49,12 +53,18 @@ def main() -> None:
     start = time.perf_counter()
 
     train_text, val_text = sessions.python_corpus(docs_fraction=args.docs_fraction, seed=args.seed)
-    tokenizer = CharTokenizer.train(train_text + val_text)
+    if args.tokenizer == "char":
+        tokenizer = CharTokenizer.train(train_text + val_text)
+    else:  # merges learned on the first million characters, digits never merged
+        tokenizer = BPETokenizer.train(train_text[:1_000_000], 512, pattern=DIGITS_PATTERN)
     train_ids = np.array(tokenizer.encode(train_text), dtype=np.int64)
     val_ids = np.array(tokenizer.encode(val_text), dtype=np.int64)
+    chars_per_token = len(val_text) / len(val_ids)
+    if args.block_size is None:
+        args.block_size = int(round(128 / chars_per_token))
     corpus_seconds = time.perf_counter() - start
-    print(f"corpus: {len(train_ids):,} training and {len(val_ids):,} validation characters "
-          f"({corpus_seconds:.0f} s)", flush=True)
+    print(f"corpus: {len(train_text):,} training and {len(val_text):,} validation characters, "
+          f"{chars_per_token:.2f} characters a token ({corpus_seconds:.0f} s)", flush=True)
 
     config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
                        n_head=args.n_head, d_model=args.d_model)
@@ -91,7 +101,9 @@ def main() -> None:
         "command": "python scripts/train_base_model.py " + " ".join(f"--{k.replace('_', '-')} {v}"
                                                                     for k, v in vars(args).items()),
         "model": config.to_dict(), "parameters": model.num_parameters(), "train_config": train_config.to_dict(),
-        "train_chars": len(train_ids), "val_chars": len(val_ids), "tokens_seen": tokens,
+        "tokenizer": args.tokenizer, "chars_per_token": chars_per_token,
+        "train_chars": len(train_text), "val_chars": len(val_text), "tokens_seen": tokens,
+        "val_nats_per_char": val_loss / chars_per_token,
         "passes": tokens / len(train_ids), "train_flops": max_iters * training_flops(config, args.batch_size,
                                                                                       args.block_size),
         "train_seconds": train_seconds, "tokens_per_second": tokens / train_seconds,
@@ -105,7 +117,7 @@ def main() -> None:
     text = json.dumps(report, indent=1)
     atomic_write(args.out / "report.json", lambda f: f.write(text.encode("utf-8")))
     print(f"{train_seconds / 60:.1f} min, {report['tokens_per_second']:,.0f} tokens/s, "
-          f"{report['passes']:.2f} passes; val loss {val_loss:.4f} (best estimate {best['val_loss']:.4f} at step "
+          f"{report['passes']:.2f} passes; val loss {val_loss:.4f} ({val_loss / chars_per_token:.4f} per character) (best estimate {best['val_loss']:.4f} at step "
           f"{best['step']}, final {history['val_loss'][-1]:.4f})")
     for family, s in score["families"].items():
         print(f"  {family:9s} {s['accuracy']:.2f} +- {s['se']:.2f}")
