@@ -251,36 +251,19 @@ def _compare(rng, d):
     return f"{a} {_pick(rng, COMPARISONS)} {b}"
 
 
-def _add(rng, d):
-    return f"{_number(rng, d)} + {_number(rng, d)}"
+def _two_numbers(op: str):
+    """``a op b`` with both operands of d digits: ``68 + 89``."""
+    return lambda rng, d: f"{_number(rng, d)} {op} {_number(rng, d)}"
 
 
-def _sub(rng, d):
-    return f"{_number(rng, d)} - {_number(rng, d)}"
+def _by_small_number(op: str):
+    """``a op k`` with a d-digit a and k in 2..9: ``94 // 7``."""
+    return lambda rng, d: f"{_number(rng, d)} {op} {int(rng.integers(2, 10))}"
 
 
-def _mul(rng, d):
-    return f"{_number(rng, d)} * {int(rng.integers(2, 10))}"
-
-
-def _floordiv(rng, d):
-    return f"{_number(rng, d)} // {int(rng.integers(2, 10))}"
-
-
-def _mod(rng, d):
-    return f"{_number(rng, d)} % {int(rng.integers(2, 10))}"
-
-
-def _min(rng, d):
-    return f"min({_int_list(rng, d, 100)})"
-
-
-def _max(rng, d):
-    return f"max({_int_list(rng, d, 100)})"
-
-
-def _sum(rng, d):
-    return f"sum({_int_list(rng, d, 10)})"
+def _of_list(function: str, below: int):
+    """``function([...])`` of a list of d items, each below ``below``: ``max([57, 77, 83, 22])``."""
+    return lambda rng, d: f"{function}({_int_list(rng, d, below)})"
 
 
 def _range(rng, d):
@@ -312,14 +295,14 @@ _FAMILIES: dict[str, _Family] = {
     "replace": _Family(_replace, 2),
     "in": _Family(_in, 2),
     "compare": _Family(_compare, 2),
-    "add": _Family(_add, 2),
-    "sub": _Family(_sub, 2),
-    "mul": _Family(_mul, 2),
-    "floordiv": _Family(_floordiv, 2),
-    "mod": _Family(_mod, 2),
-    "min": _Family(_min, 3),
-    "max": _Family(_max, 4),
-    "sum": _Family(_sum, 3),
+    "add": _Family(_two_numbers("+"), 2),
+    "sub": _Family(_two_numbers("-"), 2),
+    "mul": _Family(_by_small_number("*"), 2),
+    "floordiv": _Family(_by_small_number("//"), 2),
+    "mod": _Family(_by_small_number("%"), 2),
+    "min": _Family(_of_list("min", 100), 3),
+    "max": _Family(_of_list("max", 100), 4),
+    "sum": _Family(_of_list("sum", 10), 3),
     "range": _Family(_range, 2),
 }
 
