@@ -9,6 +9,7 @@ what it was.  The command line uses the same checks through ``arg_type``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import numbers
 
@@ -90,3 +91,14 @@ def check_token_sequence(ids, what, min_length=1, vocab_size=None) -> np.ndarray
         raise ValueError(f"{what} contains id {int(bad)} outside [0, {vocab_size}): was it encoded "
                          "with another tokenizer?")
     return arr.astype(np.int64, copy=False)
+
+
+def check_fields(cls, d, hint="") -> dict:
+    """``d`` (a dict read from a file), if every key is a field of the dataclass ``cls``:
+    a misspelt or foreign setting is refused, not silently ignored."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__} settings must be a dict, got {type(d).__name__}")
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {unknown}{hint}")
+    return d

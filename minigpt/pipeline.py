@@ -29,7 +29,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from .gold import Labeler, corrupt_answer, gold_score
 from .instructions import END, build_instruction_data, encode_answer, right_pad, split_by_name
 from .model import GPT, GPTConfig
 from .optim import AdamW, clip_grad_norm, cosine_lr
+from .checks import check_fields
 from .ppo import PPOConfig, PPOTrainer, action_logprobs, pack_rollout
 from .reward import RewardModel, train_reward_step
 from .sft import answer_prompts, encode_dataset, prompt_ids, sft_loss, train_sft
@@ -107,10 +108,7 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "PipelineConfig":
         """The inverse of ``to_dict`` (e.g. ``report["config"]``); lists become tuples."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown PipelineConfig fields {unknown}; was the report written by another version?")
+        check_fields(cls, d, "; was the report written by another version?")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k != "ppo"}
         if "ppo" in d:
             values["ppo"] = PPOConfig(**d["ppo"])

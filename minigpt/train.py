@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .checks import check_float, check_int, check_token_sequence
+from .checks import check_fields, check_float, check_int, check_token_sequence
 from .data import get_batch
 from .optim import AdamW, clip_grad_norm, cosine_lr
 
@@ -61,11 +61,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}")
-        return cls(**d)
+        return cls(**check_fields(cls, d))
 
     def lr_at(self, step: int) -> float:
         decay = self.lr_decay_iters if self.lr_decay_iters is not None else self.max_iters

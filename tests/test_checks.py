@@ -44,3 +44,14 @@ def test_check_token_sequence():
         check_token_sequence([1, 9], "ids", vocab_size=4)
     with pytest.raises(ValueError, match="ids"):
         check_token_sequence([1], "ids", min_length=2)
+
+
+def test_check_fields_refuses_unknown_keys():
+    from minigpt.checks import check_fields
+    from minigpt.train import TrainConfig
+
+    assert check_fields(TrainConfig, {"max_iters": 3}) == {"max_iters": 3}
+    with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['max_iter'\]; hint"):
+        check_fields(TrainConfig, {"max_iter": 3}, "; hint")
+    with pytest.raises(ValueError, match="must be a dict"):
+        check_fields(TrainConfig, [("max_iters", 3)])
