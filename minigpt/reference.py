@@ -1,4 +1,14 @@
-"""The reference run shipped with the package: the models and numbers of Part II (chapters 9-13).
+"""The reference runs shipped with the package: the base model (chapters 7-8) and the
+models and numbers of Part II (chapters 9-13).
+
+The **base model** (``minigpt/reference/base/``) is the GPT of chapter 7 pre-trained on the
+Python corpus (interpreter sessions and documentation, ``minigpt.sessions``) by
+``scripts/train_base_model.py`` in 16 minutes on one core, and stored by
+``scripts/ship_base_model.py`` (float16; the report's loss and accuracies are measured on
+exactly those weights)::
+
+    base = reference.load_stage("pretrain")   # dict: model, tokenizer, config, ...
+    base_report = reference.load_base_report()  # its loss curve, per-family accuracy, command
 
 Part II of the book (SFT, reward model, PPO, DPO, evaluation) studies models whose
 training takes longer than a notebook should.  The full pipeline run was done once; its
@@ -31,6 +41,8 @@ from .checkpoint import load_checkpoint
 
 PACKAGE_DIR = Path(__file__).parent / "reference"
 STAGES = ("pretrain", "sft", "reward_model", "ppo", "dpo")
+# The base model's folder inside a reference directory.
+BASE = "base"
 
 
 def reference_dir(directory=None) -> Path:
@@ -60,10 +72,24 @@ def load_stage(stage: str, directory=None) -> dict:
     """The checkpoint of one stage (``load_checkpoint``'s dict: model, tokenizer, ...).
 
     stage: one of ``STAGES``.  The reward model comes back as a ``RewardModel``.
+    ``"pretrain"`` is the base model (``base/model.npz``) where the directory has one,
+    as the package's has; a pipeline run without it gives its own pre-trained model.
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; the reference run has {', '.join(STAGES)}")
-    return load_checkpoint(reference_dir(directory) / "checkpoints" / f"{stage}.npz")
+    root = reference_dir(directory)
+    if stage == "pretrain" and (root / BASE / "model.npz").is_file():
+        return load_checkpoint(root / BASE / "model.npz")
+    return load_checkpoint(root / "checkpoints" / f"{stage}.npz")
+
+
+def load_base_report(directory=None) -> dict:
+    """The base model's ``report.json``: its command, settings, loss curve, validation loss and
+    greedy accuracy per operation family on the held-out test expressions."""
+    path = reference_dir(directory) / BASE / "report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no base model report at {path}; make one with scripts/ship_base_model.py")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def plot_path(name: str, directory=None) -> Path:

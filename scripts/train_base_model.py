@@ -101,7 +101,7 @@ def main() -> None:
         "command": "python scripts/train_base_model.py " + " ".join(f"--{k.replace('_', '-')} {v}"
                                                                     for k, v in vars(args).items()),
         "model": config.to_dict(), "parameters": model.num_parameters(), "train_config": train_config.to_dict(),
-        "tokenizer": args.tokenizer, "chars_per_token": chars_per_token,
+        "tokenizer": args.tokenizer, "docs_fraction": args.docs_fraction, "chars_per_token": chars_per_token,
         "train_chars": len(train_text), "val_chars": len(val_text), "tokens_seen": tokens,
         "val_nats_per_char": val_loss / chars_per_token,
         "passes": tokens / len(train_ids), "train_flops": max_iters * training_flops(config, args.batch_size,
