@@ -534,13 +534,17 @@ def pydoc_documents(text: str | None = None) -> list[str]:
     return _DOCUMENT_START.split(text)
 
 
-def _mix(documents: list[str], sessions: Iterator[Expression], docs_fraction: float) -> str:
+def _mix(documents: list[str], sessions: Iterator[Expression], docs_fraction: float,
+         max_chars: int | None = None) -> str:
     """Documents in order, each followed by enough session blocks that the
-    running share of prose characters stays at ``docs_fraction``."""
+    running share of prose characters stays at ``docs_fraction``; it stops
+    after the document (and its sessions) that reaches ``max_chars``."""
     pieces: list[str] = []
     doc_chars = session_chars = 0
     session_per_doc_char = (1.0 - docs_fraction) / docs_fraction
     for document in documents:
+        if max_chars is not None and doc_chars + session_chars >= max_chars:
+            break
         pieces.append(document)
         doc_chars += len(document)
         while session_chars < doc_chars * session_per_doc_char:
@@ -557,6 +561,7 @@ def python_corpus(
     families: Sequence[str] = FAMILIES,
     difficulty: int | dict | None = None,
     documents: list[str] | None = None,
+    train_chars: int | None = None,
 ) -> tuple[str, str]:
     """The chapter-7 pre-training corpus: ``(train_text, val_text)``.
 
@@ -568,7 +573,10 @@ def python_corpus(
     each document come blocks of ``SESSION_BLOCK`` expressions, from the
     "train" split in the training text and from the "val" split in the
     validation text, so no validation (or test) expression is ever trained
-    on. ``documents`` defaults to ``pydoc_documents()``.
+    on. ``documents`` defaults to ``pydoc_documents()``. ``train_chars``
+    stops the training text after about that many characters (a prefix of
+    it: a notebook's quick run needs a fraction of the text, and the
+    validation text stays the same).
 
     With the default settings (seed 0) the training text is 3.26 million
     characters (0.81 M of prose, 2.44 M of sessions) and the validation text
@@ -592,7 +600,10 @@ def python_corpus(
     # split already keeps them apart -- but then they would start alike).
     train_sessions = iter_expressions([seed, 1], families, difficulty, split="train")
     val_sessions = iter_expressions([seed, 2], families, difficulty, split="val")
-    return (_mix(train_docs, train_sessions, docs_fraction),
+    if train_chars is not None and (isinstance(train_chars, bool) or not isinstance(train_chars, int)
+                                    or train_chars < 1):
+        raise ValueError(f"train_chars must be a positive whole number of characters, got {train_chars!r}")
+    return (_mix(train_docs, train_sessions, docs_fraction, train_chars),
             _mix(val_docs, val_sessions, docs_fraction))
 
 

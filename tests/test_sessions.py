@@ -310,8 +310,19 @@ def test_corpus_is_deterministic_and_seeded(documents):
     assert sorted(pydoc_documents(train_docs) + pydoc_documents(val_docs)) == sorted(small)
 
 
+def test_train_chars_takes_a_prefix_of_the_training_text_and_keeps_validation(documents):
+    small = [d for d in documents if len(d) < 400][:200]
+    full_train, full_val = python_corpus(docs_fraction=0.25, seed=1, documents=small)
+    short_train, short_val = python_corpus(docs_fraction=0.25, seed=1, documents=small, train_chars=5000)
+    assert short_val == full_val
+    assert full_train.startswith(short_train)
+    assert 5000 <= len(short_train) < 5000 + 400 + 2 * 4000  # it ends after the piece that reaches 5000
+    assert len(short_train) < len(full_train)
+
+
 @pytest.mark.parametrize("kwargs", [{"docs_fraction": 0}, {"docs_fraction": 1.5},
-                                    {"val_fraction": 0}, {"val_fraction": 1}])
+                                    {"val_fraction": 0}, {"val_fraction": 1}, {"train_chars": 0},
+                                    {"train_chars": 2.5}])
 def test_corpus_refuses_bad_fractions(kwargs, documents):
     with pytest.raises(ValueError):
         python_corpus(documents=documents[:50], **kwargs)
