@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from minigpt import GPT, GPTConfig, TrainConfig, load_checkpoint, train
+from minigpt.layers import log_softmax
 from minigpt.train import TrainingDiverged, evaluate_loss
 
 CFG = GPTConfig(vocab_size=12, block_size=16, n_layer=2, n_head=2, d_model=16)
@@ -103,6 +104,33 @@ def test_evaluate_loss_counts_every_token_once():
     x = ids[:80].reshape(5, 16)
     y = ids[1:81].reshape(5, 16)
     assert full == pytest.approx(model.forward(x, y)[1], rel=1e-6)
+
+
+def test_evaluate_loss_with_a_stride_gives_every_token_its_context():
+    """stride s: the slow, obvious way -- predict each token from the window that counts it --
+    gives the same number; with stride = T it is the non-overlapping loss."""
+    model = GPT(CFG, seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, CFG.vocab_size, size=61)
+    T, stride = 16, 4
+    nll = []
+    for t in range(1, len(ids)):  # target ids[t]
+        if t <= T:  # the first window, ids[0:16], counts all its predictions
+            start = 0
+        else:  # the window whose last `stride` predictions include position t
+            start = -(-(t - T) // stride) * stride
+            if start + T >= len(ids):
+                break  # the tail that does not fill a window
+        logits, _ = model.forward(ids[None, start:start + T])
+        logp = log_softmax(logits[0, t - 1 - start])
+        nll.append(-logp[ids[t]])
+    sliding = evaluate_loss(model, ids, block_size=T, batch_size=3, stride=stride)
+    assert sliding == pytest.approx(np.mean(nll), rel=1e-12)
+    assert evaluate_loss(model, ids, block_size=T, stride=T) == evaluate_loss(model, ids, block_size=T)
+    with pytest.raises(ValueError, match="stride"):
+        evaluate_loss(model, ids, block_size=T, stride=T + 1)
+    with pytest.raises(ValueError, match="stride"):
+        evaluate_loss(model, ids, block_size=T, stride=0)
 
 
 def test_train_config_validation():
