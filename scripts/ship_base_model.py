@@ -29,12 +29,30 @@ COMMAND = ("OPENBLAS_NUM_THREADS=1 python scripts/train_base_model.py --out runs
            "--tokenizer bpe-digits --max-iters 3657")
 # Every this many steps of the per-step curves is kept (the eval points are all kept).
 KEEP_EVERY = 10
+# What chapter 1 quotes of the tokenizer comparison (bench/results/), shipped so that the
+# chapter also runs where the repository's bench/ folder is not (Colab, a pip install).
+FULL_RUN_FIELDS = ("model", "tokenizer", "chars_per_token", "train_seconds", "train_flops", "tokens_seen",
+                   "val_nats_per_char", "test_accuracy")
+
+
+def tokenizer_choice(results: Path) -> dict:
+    """The full base-model runs of each tokenizer (their summary) and the short three-way bench."""
+    full = {}
+    for name in ("char", "bpe_digits"):
+        run = json.loads((results / f"base_model_{name}.json").read_text(encoding="utf-8"))
+        full[name] = {key: run[key] for key in FULL_RUN_FIELDS}
+    short = json.loads((results / "tokenizer_choice.json").read_text(encoding="utf-8"))
+    return {"full_runs": full, "short_runs": short,
+            "made_by": {"full_runs": "scripts/train_base_model.py --tokenizer {char,bpe-digits}",
+                        "short_runs": "bench/tokenizer_choice.py"}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="output directory of scripts/train_base_model.py")
     parser.add_argument("--dest", type=Path, default=Path("minigpt/reference/base"))
+    parser.add_argument("--bench-results", type=Path, default=Path("bench/results"),
+                        help="where the tokenizer comparison's results are")
     args = parser.parse_args()
     run = json.loads((args.run / "report.json").read_text(encoding="utf-8"))
     checkpoint = load_checkpoint(args.run / "best.npz")
@@ -71,6 +89,7 @@ def main() -> None:
         "test_per_family": 100, "test_accuracy": accuracy,
         "samples": [{"family": e.family, "expr": e.expr, "answer": e.answer, "completion": c}
                     for e, c in list(zip(test, completions))[:: max(1, len(test) // 40)]],
+        "tokenizer_choice": tokenizer_choice(args.bench_results),
     }
     args.dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(args.dest / "model.npz", model, tokenizer, storage_dtype=np.float16, stage="pretrain",
