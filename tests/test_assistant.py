@@ -16,8 +16,8 @@ def test_splits_are_disjoint_by_expression_and_cover_every_family(splits):
     exprs = {name: {e.expr for e in examples} for name, examples in splits.items()}
     assert not exprs["train"] & exprs["dev"] and not exprs["train"] & exprs["test"] and not exprs["dev"] & exprs["test"]
     for name, examples in splits.items():
-        assert {e.family for e in examples} == set(sessions.FAMILIES)
-        assert len(examples) == 2 * 5 * len(sessions.FAMILIES)
+        assert {e.family for e in examples} == set(assistant.ASSISTANT_FAMILIES)
+        assert len(examples) == 2 * 5 * len(assistant.ASSISTANT_FAMILIES)
         # every expression on a side belongs to that side of the sessions split
         assert {sessions.split_of(e.expr) for e in examples} == {assistant.SPLITS[name]}
 
@@ -30,6 +30,13 @@ def test_questions_are_phrased_differently_and_answers_state_the_value(splits):
         assert f"`{e.expr}`" in e.question
         assert e.answer == f"The result is {e.value}."
         assert verify(e, e.answer) == 1.0
+
+
+def test_the_task_leaves_out_the_families_a_guess_answers():
+    assert set(assistant.ASSISTANT_FAMILIES) | set(assistant.GUESSABLE_FAMILIES) == set(sessions.FAMILIES)
+    assert {"add", "sub", "mul", "sorted", "replace"} <= set(assistant.ASSISTANT_FAMILIES)
+    every = task_splits(n_per_family={"dev": 2}, families=sessions.FAMILIES)["dev"]
+    assert {e.family for e in every} == set(sessions.FAMILIES)
 
 
 def test_splits_are_seeded(splits):

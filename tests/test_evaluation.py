@@ -1,0 +1,60 @@
+"""Evaluation of Part II's stages (minigpt/evaluation.py): clustered and paired standard errors,
+accuracy by family, content-free baselines."""
+
+import math
+
+import numpy as np
+import pytest
+
+from minigpt.assistant import Example, format_answer, task_splits, verify_all
+from minigpt.evaluation import accuracy_by_family, baseline_replies, mean_and_se, paired_difference, per_prompt
+
+
+def test_mean_and_se_by_hand():
+    r = mean_and_se([1, 0, 1, 1])
+    assert r["accuracy"] == 0.75 and r["n"] == 4
+    assert r["se"] == pytest.approx(np.std([1, 0, 1, 1], ddof=1) / 2)
+    assert mean_and_se([1.0])["se"] == 0.0
+    with pytest.raises(ValueError):
+        mean_and_se([])
+
+
+def test_samples_are_clustered_by_prompt():
+    """Four samples of two prompts, one always right and one always wrong: two independent
+    units, not eight. The clustered se is that of two numbers, 0 and 1."""
+    scores = np.array([[1, 1, 1, 1], [0, 0, 0, 0]])
+    assert per_prompt(scores).tolist() == [1.0, 0.0]
+    clustered = mean_and_se(scores)
+    naive = np.std(scores.ravel(), ddof=1) / math.sqrt(scores.size)
+    assert clustered["se"] == pytest.approx(0.5) and clustered["se"] > naive
+
+
+def test_pairing_removes_the_prompts_difficulty():
+    rng = np.random.default_rng(0)
+    difficulty = rng.random(400) < 0.5                  # half the prompts are hard for everyone
+    a = (~difficulty) | (rng.random(400) < 0.1)         # A: the easy ones, and 10% of the hard ones
+    b = ~difficulty                                     # B: only the easy ones
+    paired = paired_difference(a, b)
+    assert paired["diff"] == pytest.approx(a.mean() - b.mean())
+    unpaired = math.hypot(mean_and_se(a)["se"], mean_and_se(b)["se"])
+    assert paired["se"] < unpaired / 3
+    with pytest.raises(ValueError, match="same prompts"):
+        paired_difference([1, 0], [1, 0, 1])
+
+
+def test_accuracy_by_family_weights_families_equally():
+    examples = [Example("q", "a", "x", "add", "1")] * 3 + [Example("q", "a", "x", "mul", "1")]
+    result = accuracy_by_family(examples, [1, 1, 1, 0])
+    assert result["families"]["add"]["accuracy"] == 1.0 and result["families"]["mul"]["accuracy"] == 0.0
+    assert result["overall"]["accuracy"] == 0.5 and result["overall"]["n"] == 4
+
+
+def test_content_free_baselines_score_low_on_the_assistant_task():
+    splits = task_splits(n_per_family={"train": 100, "test": 40}, seed=0)
+    replies = baseline_replies(splits["test"], splits["train"])
+    for name, texts in replies.items():
+        accuracy = accuracy_by_family(splits["test"], verify_all(splits["test"], texts))["overall"]["accuracy"]
+        assert accuracy <= 0.05, (name, accuracy)
+    assert replies["echo"][0] == format_answer(splits["test"][0].expr)
+    # the reference answers themselves score 1: the baselines are scored by the same verifier
+    assert verify_all(splits["test"], [e.answer for e in splits["test"]]).mean() == 1.0
