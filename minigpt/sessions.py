@@ -621,9 +621,11 @@ def complete(
     top_k: int | None = None,
     seed: int | np.random.Generator | None = 0,
     batch_size: int = 64,
+    top_p: float | None = None,
 ) -> list[str]:
     """The model's answer to each expression: its continuation of ``'>>> expr\\n'``
-    up to the first newline (temperature 0 is greedy decoding).
+    up to the first newline (temperature 0 is greedy decoding; ``top_k`` and ``top_p``
+    truncate the sampled distribution as in ``GPT.generate``).
 
     ``GPT.generate`` runs a batch of equally long prompts, so prompts are
     grouped by their length in tokens and run ``batch_size`` at a time.
@@ -646,7 +648,7 @@ def complete(
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
             idx = np.array([encoded[i] for i in batch], dtype=np.int64)  # (B, length)
-            out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k,
+            out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                                  seed=rng, stop_token=stop_token)
             for i, row in zip(batch, out):
                 answers[i] = tokenizer.decode(row[length:]).split("\n", 1)[0]

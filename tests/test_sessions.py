@@ -452,7 +452,7 @@ class AnsweringModel:
         self.answers = {e.prompt: ("WRONG" if e.expr in wrong else e.answer) for e in expressions}
         self.batches = []
 
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, seed=None,
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
                  stop_token=None):
         self.batches.append(idx.shape)
         rows = []
@@ -504,6 +504,9 @@ def test_complete_with_a_real_model_is_greedy_and_batch_independent(char_tokeniz
     sampled = complete(model, char_tokenizer, expressions, max_new_tokens=12, temperature=1.0, seed=3)
     assert sampled == complete(model, char_tokenizer, expressions, max_new_tokens=12,
                                temperature=1.0, seed=3)
+    # a tiny nucleus keeps only the likeliest token: sampling becomes greedy
+    assert complete(model, char_tokenizer, expressions, max_new_tokens=12, temperature=1.0, seed=3,
+                    top_p=1e-9) == batched
 
 
 # --------------------------------------------------------------------------
