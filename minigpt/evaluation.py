@@ -24,9 +24,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .assistant import Example, format_answer
+from .assistant import Example, format_answer, verify_all
+from .sampling import as_generator
+from .sft import answer_questions
 
-__all__ = ["per_prompt", "mean_and_se", "paired_difference", "accuracy_by_family", "baseline_replies"]
+__all__ = ["per_prompt", "mean_and_se", "paired_difference", "accuracy_by_family", "baseline_replies",
+           "answer", "evaluate_policy"]
 
 
 def per_prompt(scores) -> np.ndarray:
@@ -89,3 +92,27 @@ def baseline_replies(examples: Sequence[Example], train_examples: Sequence[Examp
         "echo": [format_answer(e.expr) for e in examples],
         "commonest_per_family": [format_answer(commonest.get(e.family, overall)) for e in examples],
     }
+
+
+def answer(model, tokenizer, examples: Sequence[Example], temperature: float = 0.0, samples: int = 1,
+           max_new_tokens: int = 40, seed=0) -> list[list[str]]:
+    """``samples`` replies of ``model`` to each question (greedy when ``temperature`` is 0, and
+    then ``samples`` must be 1): a list of N lists of ``samples`` texts. A reply that never
+    wrote ``<|end|>`` is kept as written (the verifier will find it malformed or not)."""
+    if temperature == 0 and samples != 1:
+        raise ValueError("greedy decoding gives one reply per question: use samples=1 or a temperature > 0")
+    rng = as_generator(seed)
+    questions = [e.question for e in examples]
+    replies = [answer_questions(model, tokenizer, questions, max_new_tokens, temperature, rng) for _ in range(samples)]
+    return [[replies[s][i][0] for s in range(samples)] for i in range(len(examples))]
+
+
+def evaluate_policy(model, tokenizer, examples: Sequence[Example], temperature: float = 0.0, samples: int = 1,
+                    max_new_tokens: int = 40, seed=0) -> dict:
+    """Verify a model's replies: ``{"scores": (N, samples) array, "replies", "accuracy", "se",
+    "by_family"}``, accuracy and se clustered by prompt (``mean_and_se``)."""
+    replies = answer(model, tokenizer, examples, temperature, samples, max_new_tokens, seed)
+    scores = np.array([verify_all([e] * len(r), r) for e, r in zip(examples, replies)])   # (N, samples)
+    summary = mean_and_se(scores)
+    return {"scores": scores, "replies": replies, "accuracy": summary["accuracy"], "se": summary["se"],
+            "by_family": accuracy_by_family(examples, scores)}

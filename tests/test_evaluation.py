@@ -58,3 +58,44 @@ def test_content_free_baselines_score_low_on_the_assistant_task():
     assert replies["echo"][0] == format_answer(splits["test"][0].expr)
     # the reference answers themselves score 1: the baselines are scored by the same verifier
     assert verify_all(splits["test"], [e.answer for e in splits["test"]]).mean() == 1.0
+
+
+class Oracle:
+    """A stand-in model whose generate() writes a fixed reply after each known prompt: right for
+    the questions in ``right``, a wrong value for the others."""
+
+    def __init__(self, tokenizer, examples, right):
+        from minigpt.instructions import END, encode_answer, encode_prompt
+
+        self.config = type("Config", (), {"block_size": 256})()
+        self.replies = {}
+        for e in examples:
+            text = e.answer if e.expr in right else format_answer("-1")
+            self.replies[tuple(encode_prompt(tokenizer, e.question))] = encode_answer(tokenizer, text)
+        self.end_id = tokenizer.special_tokens[END]
+
+    def generate(self, idx, max_new_tokens, temperature=1.0, seed=None, stop_token=None, **_):
+        rows = [list(row) + self.replies[tuple(row)] for row in idx]
+        width = max(len(r) for r in rows)
+        return np.array([r + [self.end_id] * (width - len(r)) for r in rows])
+
+
+def test_evaluate_policy_verifies_every_reply():
+    from minigpt import BPETokenizer
+
+    examples = task_splits(n_per_family={"test": 3}, seed=0)["test"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    right = {e.expr for e in examples[::3]}
+    oracle = Oracle(tokenizer, examples, right)
+    from minigpt.evaluation import evaluate_policy
+
+    greedy = evaluate_policy(oracle, tokenizer, examples)
+    assert greedy["scores"].shape == (len(examples), 1)
+    assert greedy["scores"][:, 0].tolist() == [float(e.expr in right) for e in examples]
+    assert greedy["accuracy"] == pytest.approx(len(right) / len(examples))
+    assert greedy["replies"][0] == [examples[0].answer]
+    sampled = evaluate_policy(oracle, tokenizer, examples, temperature=1.0, samples=3, seed=1)
+    assert sampled["scores"].shape == (len(examples), 3)
+    assert sampled["se"] == pytest.approx(greedy["se"])      # the same reply each time: the same prompts' spread
+    with pytest.raises(ValueError, match="greedy"):
+        evaluate_policy(oracle, tokenizer, examples, samples=2)
