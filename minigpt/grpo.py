@@ -27,10 +27,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .instructions import END
 from .optim import AdamW, clip_grad_norm
 from .ppo import action_logprobs, action_logprobs_backward, policy_loss_backward, policy_loss_forward, sample_answers
 
-__all__ = ["GRPOConfig", "group_advantages", "kl_penalty_forward", "kl_penalty_backward", "GRPOTrainer"]
+__all__ = ["GRPOConfig", "group_advantages", "kl_penalty_forward", "kl_penalty_backward", "GRPOTrainer",
+           "rollout_replies", "train_grpo"]
 
 
 @dataclass
@@ -148,3 +150,48 @@ class GRPOTrainer:
             "ended": float(rollout.ended.mean()),
         })
         return out
+
+
+def rollout_replies(tokenizer, rollout) -> list[str]:
+    """The text of each answer in a rollout, without its ``<|end|>``. (B,) strings."""
+    texts = []
+    for b in range(len(rollout.idx)):
+        ids = rollout.idx[b, rollout.prompt_lengths[b]:rollout.last[b] + 1]
+        texts.append(tokenizer.decode(ids[:-1] if rollout.ended[b] else ids))
+    return texts
+
+
+def train_grpo(policy, reference, tokenizer, train_examples, config: GRPOConfig, *, evaluate=None,
+               eval_every: int = 10) -> dict:
+    """GRPO with the verifier as reward: ``config.iterations`` steps, each on
+    ``config.prompts_per_step`` distinct questions of ``train_examples`` (drawn with
+    ``default_rng([config.seed, 1])``), each answered ``group_size`` times and scored 1 if
+    the stated value is right.
+
+    ``evaluate(iteration) -> dict`` (optional) is called before the first step, every
+    ``eval_every`` iterations and after the last. Returns the history: ``"steps"``, a list of
+    each step's statistics, and ``"evals"``, a list of ``(iteration, evaluate's dict)``.
+    """
+    from .assistant import verify_all
+    from .sft import prompt_ids
+
+    if config.prompts_per_step > len(train_examples):
+        raise ValueError(f"prompts_per_step={config.prompts_per_step} but only {len(train_examples)} "
+                         "training questions")
+    batch: list = []
+
+    def reward_fn(rows, rollout):
+        return verify_all([batch[i] for i in rows], rollout_replies(tokenizer, rollout))
+
+    trainer = GRPOTrainer(policy, reference, reward_fn, tokenizer.special_tokens[END], config)
+    draw = np.random.default_rng([config.seed, 1])
+    history = {"steps": [], "evals": []}
+    for it in range(config.iterations):
+        if evaluate is not None and it % eval_every == 0:
+            history["evals"].append((it, evaluate(it)))
+        batch[:] = [train_examples[i] for i in draw.choice(len(train_examples), config.prompts_per_step,
+                                                           replace=False)]
+        history["steps"].append(trainer.step([prompt_ids(tokenizer, e.question) for e in batch]))
+    if evaluate is not None:
+        history["evals"].append((config.iterations, evaluate(config.iterations)))
+    return history

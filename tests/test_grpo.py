@@ -98,3 +98,38 @@ def test_grpo_raises_a_verifiable_reward():
     for h in history:
         assert all(np.isfinite(v) for v in h.values())
     assert 0.0 <= history[0]["useful_groups"] <= 1.0
+
+
+def test_train_grpo_runs_on_the_assistant_task_with_the_verifier():
+    from minigpt import BPETokenizer
+    from minigpt.assistant import task_splits
+    from minigpt.grpo import train_grpo
+
+    examples = task_splits(n_per_family={"train": 2}, seed=0)["train"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    reference = copy.deepcopy(policy)
+    calls = []
+    config = GRPOConfig(iterations=3, prompts_per_step=4, group_size=2, minibatch_size=8, max_new_tokens=6)
+    history = train_grpo(policy, reference, tokenizer, examples, config,
+                         evaluate=lambda it: calls.append(it) or {"iteration": it}, eval_every=2)
+    assert calls == [0, 2, 3]
+    assert [it for it, _ in history["evals"]] == [0, 2, 3]
+    assert len(history["steps"]) == 3
+    assert all(h["reward"] == 0.0 for h in history["steps"])    # an untrained model is never right
+    with pytest.raises(ValueError, match="prompts_per_step"):
+        train_grpo(policy, reference, tokenizer, examples[:3], config)
+
+
+def test_rollout_replies_drop_the_end_token():
+    from minigpt import BPETokenizer
+    from minigpt.grpo import rollout_replies
+    from minigpt.instructions import END
+    from minigpt.ppo import pack_rollout
+
+    tokenizer = BPETokenizer.train("The result is 12. Evaluate this.", 270)
+    end = tokenizer.special_tokens[END]
+    prompts = [np.array(tokenizer.encode("Evaluate")), np.array(tokenizer.encode("this"))]
+    answers = [np.array(tokenizer.encode("The result is 12.") + [end]), np.array(tokenizer.encode("The res"))]
+    rollout = pack_rollout(prompts, answers, end)
+    assert rollout_replies(tokenizer, rollout) == ["The result is 12.", "The res"]
