@@ -83,6 +83,7 @@ import ast
 import hashlib
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -683,7 +684,11 @@ def parse_answer(text: str):
     if len(text) > MAX_ANSWER_CHARS:
         return MALFORMED
     try:
-        return ast.literal_eval(text)
+        with warnings.catch_warnings():
+            # text like "1if" is read with a SyntaxWarning before it fails: model text should
+            # cost a score, not a message on the reader's screen
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return ast.literal_eval(text)
     except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError, ...
         return MALFORMED
 

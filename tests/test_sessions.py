@@ -410,6 +410,18 @@ def test_parse_answer_returns_the_sentinel_and_runs_nothing(text):
     assert not os.path.exists("/tmp/sessions_model_wrote_this")
 
 
+def test_parse_answer_is_silent_on_text_python_warns_about():
+    """'1if' makes the parser warn (SyntaxWarning: invalid decimal literal) before it fails: a
+    model's malformed answer must not print a warning into a chapter's output."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert parse_answer("1if") is MALFORMED
+        assert parse_answer("0x1for") is MALFORMED
+    assert caught == []
+
+
 def test_model_text_is_never_evaluated(monkeypatch, test_set):
     """Scoring works with eval and exec gone: it cannot be calling them."""
     def refuse(*args, **kwargs):
