@@ -7,11 +7,22 @@ a local HTTP server on 127.0.0.1 and checks that
 * no request leaves 127.0.0.1 (every other request is blocked and reported), and none fails;
 * on a page with mathematics, MathJax typeset every formula (each ``.math`` element holds an
   ``mjx-container``) and none failed (no ``mjx-merror``);
-* every ``<img>`` loaded (``naturalWidth > 0``).
+* every ``<img>`` loaded (``naturalWidth > 0``);
+* the site's icon (the page's ``<link rel="icon">``, else ``/favicon.ico``) loads as an image
+  (a missing one is a 404 in the console of every page);
+* at 1280 px, the primary sidebar (the chapter list) is shown, its toggle button (☰) hides
+  it, and a second click brings it back;
+
+and loads it a second time in a phone-sized viewport, 390 px wide, to check that
+
+* the page is no wider than the screen (``scrollWidth <= 391``: nothing makes the reader
+  scroll sideways; wide content scrolls inside its own box);
+* the ☰ button opens the chapter list.
 
 Used by tests/test_book.py, and on its own:
 
     .venv/bin/python tests/browser_check.py _build/html --screenshots /tmp/shots
+    .venv/bin/python tests/browser_check.py _build/html --photograph notebooks/04_attention.html --screenshots book/screenshots
 
 Playwright's own browser download needs the network; this uses the system Chromium instead
 (``apt-get install chromium``), or the executable named by ``MINIGPT_CHROMIUM``.
@@ -23,6 +34,7 @@ import argparse
 import functools
 import http.server
 import os
+import re
 import shutil
 import sys
 import threading
@@ -41,6 +53,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCAL_HOSTS = {"127.0.0.1"}
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def find_chromium() -> str:
@@ -105,9 +119,23 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     solutions: int = 0
     screenshot: str | None = None
+    icon: str | None = None  # the site icon's URL, once it was checked
+    icon_problem: str | None = None
+    sidebar_checked: bool = False  # the page has a primary sidebar, and its toggle was tried
+    sidebar_problems: list[str] = field(default_factory=list)
+    phone_width: int | None = None  # document scrollWidth at 390 px
+    phone_overflow: list[str] = field(default_factory=list)  # what sticks out, for the message
 
     def problems(self) -> list[str]:
         out = []
+        if self.icon_problem:
+            out.append(f"site icon: {self.icon_problem}")
+        out += [f"sidebar: {p}" for p in self.sidebar_problems]
+        if self.phone_width is not None and self.phone_width > PHONE["width"] + 1:
+            out.append(
+                f"{self.phone_width} px wide in a {PHONE['width']} px viewport (sideways scrolling); "
+                f"sticking out: {'; '.join(self.phone_overflow) or '?'}"
+            )
         if self.math_elements and not self.mathjax_containers:
             out.append(f"{self.math_elements} math elements but MathJax rendered none")
         if self.untypeset:
@@ -152,6 +180,128 @@ async () => {
 """
 
 
+_REFRESH = re.compile(r"<meta\s[^>]*http-equiv=[\"']?refresh", re.IGNORECASE)
+_ICON_LINK = re.compile(r"<link\s[^>]*rel=[\"']?(?:shortcut )?icon\b", re.IGNORECASE)
+
+_ICON_JS = """
+async () => {
+  const link = document.querySelector('link[rel~="icon"]');
+  const url = link ? link.href : new URL("/favicon.ico", location.href).href;
+  const img = new Image();
+  const ok = await new Promise(resolve => {
+    img.onload = () => resolve(img.naturalWidth > 0 || img.width > 0);
+    img.onerror = () => resolve(false);
+    img.src = url;
+  });
+  return {url: url, declared: !!link, ok: ok};
+}
+"""
+
+# The chapter list: visible (not display:none, visibility:hidden or transparent) and on screen.
+_CHAPTER_LIST_SHOWN_JS = """
+() => {
+  const nav = document.querySelector("nav.bd-docs-nav");
+  if (!nav) return false;
+  const r = nav.getBoundingClientRect();
+  const visible = nav.checkVisibility({visibilityProperty: true, opacityProperty: true});
+  const links = Array.from(nav.querySelectorAll("a")).filter(a => a.checkVisibility());
+  return visible && r.width > 100 && r.right > 0 && r.left < window.innerWidth && links.length > 0;
+}
+"""
+_CHAPTER_LIST_HIDDEN_JS = f"() => !({_CHAPTER_LIST_SHOWN_JS.strip()})()"
+
+_PHONE_WIDTH_JS = """
+() => {
+  const limit = document.documentElement.clientWidth + 1;
+  const width = document.documentElement.scrollWidth;
+  const out = [];
+  if (width > limit) {
+    // the outermost elements whose right edge passes the screen's, and that are not inside a
+    // box that scrolls or clips them
+    const clipped = el => {
+      for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+        const s = getComputedStyle(p);
+        if (s.overflowX !== "visible" && p.getBoundingClientRect().right <= limit) return true;
+      }
+      return false;
+    };
+    // fixed boxes (the off-screen "on this page" panel) do not widen the page
+    const fixed = el => {
+      for (let p = el; p && p !== document.body; p = p.parentElement) {
+        if (getComputedStyle(p).position === "fixed") return true;
+      }
+      return false;
+    };
+    for (const el of document.body.querySelectorAll("*")) {
+      const r = el.getBoundingClientRect();
+      if (r.right <= limit || r.width === 0 || clipped(el)) continue;
+      if (r.left <= 0 && r.right >= width - 1) continue;  // stretched to the page's width: a result
+      if (!el.checkVisibility() || fixed(el)) continue;
+      if (el.parentElement && el.parentElement.getBoundingClientRect().right > limit) continue;
+      const text = (el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 40);
+      out.push(`<${el.tagName.toLowerCase()} class="${el.getAttribute("class") || ""}"> ${Math.round(r.right)} px "${text}"`);
+      if (out.length >= 5) break;
+    }
+  }
+  return {width: width, overflow: out};
+}
+"""
+
+
+def _visible_primary_toggle(page):
+    """The ☰ button a reader sees (the theme also renders hidden ones)."""
+    toggle = page.locator(".primary-toggle:visible")
+    return toggle.first if toggle.count() else None
+
+
+def _wait_for(page, script: str, timeout_ms: int = 3000) -> bool:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(script, timeout=timeout_ms, polling=100)
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
+def _check_sidebar_desktop(page, report: PageReport) -> None:
+    """At 1280 px the chapter list is shown; ☰ hides it, and a second click brings it back."""
+    if not page.locator("#pst-primary-sidebar").count():
+        return  # e.g. index.html, a redirect
+    report.sidebar_checked = True
+    if not _evaluate(page, _CHAPTER_LIST_SHOWN_JS):
+        report.sidebar_problems.append(f"chapter list not shown at {DESKTOP['width']} px")
+        return
+    toggle = _visible_primary_toggle(page)
+    if toggle is None:
+        report.sidebar_problems.append(f"no visible ☰ (primary sidebar toggle) at {DESKTOP['width']} px")
+        return
+    toggle.click()
+    if not _wait_for(page, _CHAPTER_LIST_HIDDEN_JS):
+        report.sidebar_problems.append(f"☰ did not hide the chapter list at {DESKTOP['width']} px")
+        return
+    toggle.click()
+    if not _wait_for(page, _CHAPTER_LIST_SHOWN_JS):
+        report.sidebar_problems.append(f"a second ☰ click did not bring the chapter list back at {DESKTOP['width']} px")
+
+
+def _open_sidebar_phone(page, report: PageReport) -> None:
+    """At 390 px the chapter list starts hidden; ☰ opens it."""
+    if not page.locator("#pst-primary-sidebar").count():
+        return
+    report.sidebar_checked = True
+    if _evaluate(page, _CHAPTER_LIST_SHOWN_JS):
+        report.sidebar_problems.append(f"chapter list covers the page at {PHONE['width']} px before ☰ is pressed")
+        return
+    toggle = _visible_primary_toggle(page)
+    if toggle is None:
+        report.sidebar_problems.append(f"no visible ☰ (primary sidebar toggle) at {PHONE['width']} px")
+        return
+    toggle.click()
+    if not _wait_for(page, _CHAPTER_LIST_SHOWN_JS):
+        report.sidebar_problems.append(f"☰ did not open the chapter list at {PHONE['width']} px")
+
+
 def site_pages(site: Path) -> list[str]:
     """Every HTML page of a built site, relative to its root (the theme's assets excluded)."""
     return sorted(
@@ -186,12 +336,14 @@ def check_site(
     screenshot_dir: str | Path | None = None,
     open_solution_on: str | None = None,
     timeout_ms: int = 30000,
+    phone: bool = True,
 ) -> list[PageReport]:
     """Load each page of the built site ``site`` in headless Chromium; return one report each.
 
     ``pages``: paths relative to the site root (default: every page). With ``screenshot_dir``,
     a full-page PNG of each page is written there; ``open_solution_on`` names a page on which
-    the first folded solution is opened and photographed as ``solution.png``.
+    the first folded solution is opened and photographed as ``solution.png``. With ``phone``
+    (the default) each page is loaded again 390 px wide (width, ☰ button).
     """
     from playwright.sync_api import sync_playwright  # a missing Playwright is a failure
 
@@ -207,7 +359,6 @@ def check_site(
     with LocalServer(site) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
             current: dict[str, PageReport] = {}
 
             def route(route):
@@ -218,10 +369,7 @@ def check_site(
                     current["report"].external_requests.append(url)
                     route.abort("blockedbyclient")
 
-            context.route("**/*", route)
-            for rel in pages:
-                report = PageReport(page=rel)
-                current["report"] = report
+            def open_page(context, rel: str, report: PageReport):
                 page = context.new_page()
                 page.on("console", lambda m, r=report: r.console_errors.append(m.text) if m.type == "error" else None)
                 page.on("pageerror", lambda e, r=report: r.page_errors.append(str(e)))
@@ -235,11 +383,38 @@ def check_site(
                     "response",
                     lambda s, r=report: r.failed_requests.append(f"{s.url} (HTTP {s.status})") if s.status >= 400 else None,
                 )
-                response = page.goto(f"{server.url}/{rel}", wait_until="load", timeout=timeout_ms)
+                url = f"{server.url}/{rel}"
+                failed_before = len(report.failed_requests)
+                response = page.goto(url, wait_until="load", timeout=timeout_ms)
                 if response is None or not response.ok:
                     report.failed_requests.append(f"{rel} (HTTP {response.status if response else '?'})")
+                source = (site / rel).read_text(encoding="utf-8", errors="replace")
+                if _REFRESH.search(source):
+                    # a redirect page (the site's index.html): the browser asks for its icon too,
+                    # then the checks below apply to the page it leads to
+                    if not _ICON_LINK.search(source):
+                        report.icon_problem = "redirect page declares no icon (the browser asks for /favicon.ico)"
+                    page.wait_for_url(lambda u: u != url, timeout=timeout_ms)
+                    page.wait_for_load_state("load")
+                    # what the redirect page was still loading (its icon) is cut off by leaving it
+                    report.failed_requests[failed_before:] = [
+                        f for f in report.failed_requests[failed_before:] if not f.endswith("(net::ERR_ABORTED)")
+                    ]
                 if page.locator(".math").count() and not _evaluate(page, _MATHJAX_DONE_JS):
                     report.page_errors.append("MathJax did not start within 20 s")
+                return page
+
+            contexts = {"desktop": browser.new_context(viewport=DESKTOP, service_workers="block")}
+            if phone:
+                contexts["phone"] = browser.new_context(
+                    viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, service_workers="block"
+                )
+            for context in contexts.values():
+                context.route("**/*", route)
+            for rel in pages:
+                report = PageReport(page=rel)
+                current["report"] = report
+                page = open_page(contexts["desktop"], rel, report)
                 state = _evaluate(page, _PAGE_STATE_JS)
                 report.math_elements = state["math"]
                 report.mathjax_containers = state["containers"]
@@ -248,17 +423,63 @@ def check_site(
                 report.images = len(state["images"])
                 report.broken_images = [src for src, complete, width in state["images"] if not complete or width == 0]
                 report.solutions = state["solutions"]
+                icon = _evaluate(page, _ICON_JS)
+                report.icon = icon["url"]
+                if not icon["ok"] and not report.icon_problem:
+                    what = "declared" if icon["declared"] else "none declared, so the browser asks for"
+                    report.icon_problem = f"{what} {icon['url']}, which does not load as an image"
                 if shots:
                     name = rel.replace("/", "__").removesuffix(".html") + ".png"
                     page.screenshot(path=str(shots / name), full_page=True)
                     report.screenshot = str(shots / name)
                     if rel == open_solution_on:
                         _photograph_solution(page, shots / "solution.png")
+                _check_sidebar_desktop(page, report)
                 page.close()
+                if phone:
+                    page = open_page(contexts["phone"], rel, report)
+                    _evaluate(page, "async () => { await document.fonts.ready; }")
+                    measured = _evaluate(page, _PHONE_WIDTH_JS)
+                    report.phone_width = measured["width"]
+                    report.phone_overflow = measured["overflow"]
+                    _open_sidebar_phone(page, report)
+                    page.close()
                 reports.append(report)
         finally:
             browser.close()
     return reports
+
+
+def photograph(site: str | Path, page: str, out_dir: str | Path) -> list[Path]:
+    """Screenshots of one page as a reader first sees it: ``chapter_1280.png`` (the top of the
+    page at 1280 px) and ``chapter_390_sidebar.png`` (390 px, after pressing ☰)."""
+    from playwright.sync_api import sync_playwright
+
+    site, out_dir = Path(site).resolve(), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with LocalServer(site) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            for viewport, name, is_phone in ((DESKTOP, "chapter_1280.png", False), (PHONE, "chapter_390_sidebar.png", True)):
+                context = browser.new_context(viewport=viewport, is_mobile=is_phone, has_touch=is_phone)
+                tab = context.new_page()
+                tab.goto(f"{server.url}/{page}", wait_until="load")
+                if tab.locator(".math").count():
+                    _evaluate(tab, _MATHJAX_DONE_JS)
+                if is_phone:
+                    toggle = _visible_primary_toggle(tab)
+                    if toggle is None:
+                        raise RuntimeError(f"{page}: no visible ☰ button at {viewport['width']} px")
+                    toggle.click()
+                    _wait_for(tab, _CHAPTER_LIST_SHOWN_JS)
+                tab.wait_for_timeout(500)  # animations
+                tab.screenshot(path=str(out_dir / name))
+                written.append(out_dir / name)
+                context.close()
+        finally:
+            browser.close()
+    return written
 
 
 def _photograph_solution(page, path: Path) -> None:
@@ -292,14 +513,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
     parser.add_argument("--screenshots", type=Path, help="write a full-page PNG of every page here")
     parser.add_argument("--solution-page", help="page on which to photograph an opened solution")
+    parser.add_argument(
+        "--photograph",
+        metavar="PAGE",
+        help="only write chapter_1280.png and chapter_390_sidebar.png of PAGE into --screenshots",
+    )
     args = parser.parse_args(argv)
+    if args.photograph:
+        if not args.screenshots:
+            parser.error("--photograph needs --screenshots DIR")
+        for path in photograph(args.site, args.photograph, args.screenshots):
+            print(path)
+        return 0
     reports = check_site(args.site, screenshot_dir=args.screenshots, open_solution_on=args.solution_page)
     bad = 0
     for r in reports:
         problems = r.problems()
         bad += bool(problems)
         status = "ok " if not problems else "BAD"
-        print(f"{status} {r.page}: {r.mathjax_containers} formulas, {r.images} images, {r.solutions} solutions")
+        print(
+            f"{status} {r.page}: {r.mathjax_containers} formulas, {r.images} images, {r.solutions} solutions, "
+            f"{r.phone_width} px wide at {PHONE['width']} px, sidebar {'checked' if r.sidebar_checked else 'none'}"
+        )
         for p in problems:
             print(f"      {p}")
     print(f"{len(reports) - bad} pages ok, {bad} with problems")

@@ -268,7 +268,48 @@ def test_every_page_in_a_browser(editions, tmp_path):
             assert report.mathjax_containers >= report.math_elements
     assert by_page["book/preface.html"].images >= 1  # the pipeline figure
     assert by_page["book/notation.html"].mathjax_containers > 20
+    # the new checks ran where they should: every page of the table of contents has the chapter
+    # list and its ☰ button (tried at 1280 and 390 px), was measured on a phone, and had its
+    # icon loaded
+    for d in _toc_docnames():
+        report = by_page[f"{d}.html"]
+        assert report.sidebar_checked, f"{d}: no primary sidebar to try the ☰ button on"
+        assert report.phone_width is not None and report.icon, d
     print(f"browser check: {len(reports)} pages in {elapsed:.1f} s")
+
+
+@pytest.mark.parametrize("name", ["instructor", "student"])
+def test_every_page_names_the_site_icon(editions, name):
+    """The icon and logo (book/_static/minigpt-logo.svg) are on every page, so that no browser
+    asks for a missing /favicon.ico."""
+    site = editions[name].site
+    pages = sorted(p for p in site.rglob("*.html") if not p.relative_to(site).parts[0].startswith("_"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        icons = re.findall(r'<link\b[^>]*\brel="icon"[^>]*\bhref="([^"]+)"', text)
+        assert icons, f"{page.relative_to(site)}: no <link rel=\"icon\">"
+        assert (page.parent / icons[0]).resolve().is_file(), f"{page.relative_to(site)}: {icons[0]} missing"
+    svg = (site / "_static" / "minigpt-logo.svg").read_text(encoding="utf-8")
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg") and root.get("viewBox")
+    assert 'class="logo__image' in editions[name].page("book/preface")
+
+
+def test_student_edition_text_fits_the_student_edition(editions):
+    """No folded solutions and no rocket (launch) button in the student edition, so its pages do
+    not send the reader looking for them; the instructor edition keeps both sentences."""
+    for doc, instructor_only in (("book/preface", "folded under it"), ("book/setup", "click the rocket")):
+        assert instructor_only in _page_text(editions["instructor"].page(doc)), doc
+        assert instructor_only not in _page_text(editions["student"].page(doc)), doc
+    assert "student edition of the book" in _page_text(editions["student"].page("book/preface"))
+    assert "student edition of the book" not in _page_text(editions["instructor"].page("book/preface"))
+    for docname in _toc_docnames():
+        text = _page_text(editions["student"].page(docname))
+        assert "rocket" not in text.lower(), f"{docname}: the student edition has no rocket button"
+        assert "folded under each exercise" not in text or docname == "book/instructors", docname
 
 
 def test_strip_solutions_script(tmp_path):
@@ -312,6 +353,11 @@ def test_gated_solutions_are_hidden_in_the_student_edition(tmp_path):
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     config["sphinx"]["local_extensions"] = {"minigpt_book": str(REPO / "book" / "_ext")}
     config["bibtex_bibfiles"] = [str(REPO / "book" / "references.bib")]
+    # the book's files named by relative paths, found from the mini book too
+    config["logo"] = str(REPO / config["logo"])
+    config["html"]["favicon"] = str(REPO / config["html"]["favicon"])
+    sphinx_config = config["sphinx"]["config"]
+    sphinx_config["html_static_path"] = [str(REPO / path) for path in sphinx_config["html_static_path"]]
     procs = {}
     for hide in (False, True):  # both editions side by side
         config["sphinx"]["config"]["hide_solutions"] = hide

@@ -1,6 +1,6 @@
 """Local Sphinx extension of the minigpt book (loaded from _config.yml: sphinx.local_extensions).
 
-It does three things, all so that the book builds and reads with no network:
+It does the following (the first three so that the book builds and reads with no network):
 
 1. Offline MathJax. Sphinx loads MathJax from a CDN by default; offline, a reader then sees raw
    TeX. Here MathJax 3 (a pinned release of the npm package ``mathjax``) is served from the
@@ -21,7 +21,10 @@ It does three things, all so that the book builds and reads with no network:
    * the page sources (``_sources/*.ipynb``, behind the download button) contain the
      solutions, so they are not copied and the download button is off;
    * the launch buttons (Binder, Colab) open the repository's notebooks, which contain the
-     solutions, so they are off too (see book/instructors.md for handing out notebooks).
+     solutions, so they are off too (see book/instructors.md for handing out notebooks);
+   * the Sphinx tag ``student_edition`` is set, so that a page can say what differs in that
+     edition with ``{only} student_edition`` / ``{only} not student_edition`` blocks
+     (book/preface.md, book/setup.md: no folded solutions, no rocket button).
 
 4. Exercises are numbered per chapter ("Exercise 3.2", "Exercise A.1" in the appendix) rather
    than straight through the book, which is what sphinx-exercise does when, as here, the
@@ -33,6 +36,14 @@ It does three things, all so that the book builds and reads with no network:
 6. The ``{chapter-overview}`` directive (book/instructors.md): a table of the chapters that
    exist, read from the notebooks at build time (title, exercises, estimated study time) with
    the order in which they depend on each other.
+
+7. The site's root ``index.html``, which sphinx-external-toc writes as a bare one-line redirect
+   to the first page, becomes a small HTML page that names the book's icon (otherwise the
+   browser asks for ``/favicon.ico``, a 404) and links to the first page.
+
+8. The book's title stays next to its logo in the sidebar (the theme shows the logo alone once
+   there is one, unless ``html_theme_options.logo.text`` is set): the text is taken from
+   ``title:`` in _config.yml, so the title is written in one place.
 """
 
 from __future__ import annotations
@@ -249,9 +260,13 @@ class RemoveGatedSolutions(SphinxTransform):
             del parent.children[index : end + 1]
 
 
+STUDENT_TAG = "student_edition"
+
+
 def student_edition(app: Sphinx, config: Config) -> None:
     if not config.hide_solutions:
         return
+    app.tags.add(STUDENT_TAG)
     config.html_copy_source = False
     options = dict(config.html_theme_options or {})
     options["use_download_button"] = False
@@ -477,6 +492,55 @@ def overview_merge(app, env, docnames, other):
 
 
 # ---------------------------------------------------------------------------------------------
+# 7. The root redirect page
+
+_ETOC_REDIRECT_RE = re.compile(r'\A<meta http-equiv="Refresh" content="0; url=([^"<>]+)" />\s*\Z')
+
+
+def complete_root_redirect(app: Sphinx, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    index = Path(app.outdir) / "index.html"
+    try:
+        match = _ETOC_REDIRECT_RE.match(index.read_text(encoding="utf-8"))
+    except OSError:
+        return
+    if not match:  # a real page, or already rewritten
+        return
+    from html import escape
+
+    target = escape(match.group(1))
+    title = escape(app.config.html_title or app.config.project or "")
+    favicon = app.config.html_favicon
+    icon = ""
+    if favicon:
+        href = favicon if "://" in favicon else f"_static/{Path(favicon).name}"
+        icon = f'<link rel="icon" href="{escape(href)}">\n'
+    index.write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Refresh" content="0; url={target}">\n{icon}'
+        f"<title>{title}</title>\n</head>\n"
+        f'<body><p><a href="{target}">{title}</a></p></body>\n</html>\n',
+        encoding="utf-8",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. The title next to the logo
+
+
+def title_with_logo(app: Sphinx, config: Config) -> None:
+    if not config.html_logo:
+        return
+    options = dict(config.html_theme_options or {})
+    logo = dict(options.get("logo") or {})
+    if "text" not in logo and config.html_title:
+        logo["text"] = config.html_title
+        options["logo"] = logo
+        config.html_theme_options = options
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def setup(app: Sphinx) -> dict:
@@ -487,12 +551,14 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", setup_mathjax, priority=400)
     app.connect("config-inited", register_gated_override, priority=600)
     app.connect("config-inited", student_edition, priority=600)
+    app.connect("config-inited", title_with_logo, priority=600)
     app.connect("env-get-updated", renumber_exercises, priority=900)  # after Sphinx's numbering
     app.add_directive("chapter-overview", ChapterOverview)
     app.connect("env-get-outdated", overview_outdated)
     app.connect("env-purge-doc", overview_purge)
     app.connect("env-merge-info", overview_merge)
     app.connect("html-page-context", drop_thebe_scripts, priority=900)
+    app.connect("build-finished", complete_root_redirect, priority=900)  # after sphinx-external-toc
     app.add_node(hidden_gated_solution)
     app.add_transform(RemoveGatedSolutions)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
