@@ -5,12 +5,15 @@
 Each notebook runs in a fresh kernel of this Python, in the notebooks folder, with OpenBLAS
 on one thread (as on Binder, and as the tests re-run them), and is written back in place
 only if every cell succeeded. Cell timing metadata is dropped, so a re-run that prints the
-same outputs leaves the file unchanged. Prints each notebook's wall time.
+same outputs leaves the file unchanged. Prints each notebook's wall time and records it in
+book/chapter_times.json ({"01_tokenization": seconds, ...}), which the book's chapter header
+cards read ("about 2 min on one core"); --no-times leaves that file alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -20,6 +23,17 @@ import nbclient
 import nbformat
 
 TIMEOUT_S = 900
+TIMES_PATH = Path(__file__).resolve().parent.parent / "book" / "chapter_times.json"
+
+
+def record_time(stem: str, seconds: float, times_path: Path = TIMES_PATH) -> None:
+    """Store one notebook's wall time (seconds, one decimal) under its file stem, keys sorted."""
+    times = json.loads(times_path.read_text(encoding="utf-8")) if times_path.exists() else {}
+    times[stem] = round(seconds, 1)
+    text = json.dumps(dict(sorted(times.items())), indent=2) + "\n"
+    tmp = times_path.with_suffix(".json.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, times_path)
 
 
 def execute(path: Path) -> float:
@@ -41,6 +55,8 @@ def execute(path: Path) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--no-times", action="store_true",
+                        help=f"do not record wall times in {TIMES_PATH.name}")
     args = parser.parse_args(argv)
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # inherited by the kernels
     for path in args.notebooks:
@@ -50,6 +66,8 @@ def main(argv=None) -> int:
             print(f"{path}: FAILED, not written\n{str(err)[-3000:]}", file=sys.stderr)
             return 1
         print(f"{path}: executed in {seconds:.1f} s")
+        if not args.no_times:
+            record_time(path.stem, seconds)
     return 0
 
 
