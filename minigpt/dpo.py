@@ -14,6 +14,8 @@ once, before training.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from . import layers as L
@@ -78,3 +80,91 @@ def dpo_step(model, chosen_idx, chosen_mask, rejected_idx, rejected_mask, ref_ch
     d_chosen, d_rejected = dpo_loss_backward(loss_cache)
     grads = answer_logprobs_backward(model, np.concatenate([d_chosen, d_rejected]).astype(logp.dtype), cache)
     return loss, stats, grads
+
+
+@dataclass
+class DPOConfig:
+    """A DPO run on preference pairs (defaults: Rafailov et al.'s beta, a small-model lr)."""
+
+    epochs: int = 2
+    batch_size: int = 16          # pairs per step
+    learning_rate: float = 2e-5
+    min_lr: float = 2e-6
+    warmup_fraction: float = 0.1
+    beta: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def preference_pairs(tokenizer, groups, block_size: int):
+    """The labelled pairs of ``groups`` (``preferences.PreferenceGroup``) as DPO's arrays:
+    chosen_idx, chosen_mask, rejected_idx, rejected_mask, each (P, T) right-padded, the masks
+    True on the reply's tokens (and ``<|end|>``)."""
+    from .preferences import answer_sequences
+
+    chosen, rejected = [], []
+    for g in groups:
+        seqs = answer_sequences(tokenizer, g, block_size)
+        for c, r in zip(g.chosen, g.rejected):
+            chosen.append(seqs[c])
+            rejected.append(seqs[r])
+
+    def pad(seqs):
+        idx = right_pad([s for s, _ in seqs])                       # (P, T)
+        mask = np.zeros(idx.shape, dtype=bool)
+        for row, (s, prompt_length) in enumerate(seqs):
+            mask[row, prompt_length:len(s)] = True
+        return idx, mask
+
+    return (*pad(chosen), *pad(rejected))
+
+
+def sequence_logprobs(model, idx, mask, batch_size: int = 64) -> np.ndarray:
+    """Summed log-probability of the masked tokens of each row, in batches, no gradient. (P,)"""
+    out = []
+    for start in range(0, len(idx), batch_size):
+        T = int(mask[start:start + batch_size].any(axis=0).nonzero()[0].max()) + 1
+        logp, _ = answer_logprobs_forward(model, idx[start:start + batch_size, :T], mask[start:start + batch_size, :T])
+        out.append(logp)
+    model.release()
+    return np.concatenate(out)
+
+
+def train_dpo(policy, reference, tokenizer, groups, config: DPOConfig, block_size: int | None = None) -> list:
+    """Fine-tune ``policy`` with DPO on the labelled pairs of ``groups``, ``reference`` frozen.
+
+    The reference log-probabilities are computed once. Each epoch visits the pairs in a new
+    order (``default_rng([config.seed, 6])``); the learning rate warms up, then decays by a
+    cosine. Returns the log: one dict per step (loss and ``dpo_loss_forward``'s statistics).
+    """
+    from .optim import AdamW, clip_grad_norm, cosine_lr
+
+    block_size = block_size or policy.config.block_size
+    c_idx, c_mask, r_idx, r_mask = preference_pairs(tokenizer, groups, block_size)
+    ref_c, ref_r = sequence_logprobs(reference, c_idx, c_mask), sequence_logprobs(reference, r_idx, r_mask)
+    optimizer = AdamW(policy.params, lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=0.0)
+    rng = np.random.default_rng([config.seed, 6])
+    n = len(c_idx)
+    total = config.epochs * -(-n // config.batch_size)
+    log, step = [], 0
+    for _ in range(config.epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, config.batch_size):
+            rows = order[start:start + config.batch_size]
+            Tc = int(c_mask[rows].any(axis=0).nonzero()[0].max()) + 1   # trim the batch's shared padding
+            Tr = int(r_mask[rows].any(axis=0).nonzero()[0].max()) + 1
+            loss, stats, grads = dpo_step(policy, c_idx[rows, :Tc], c_mask[rows, :Tc], r_idx[rows, :Tr],
+                                          r_mask[rows, :Tr], ref_c[rows], ref_r[rows], config.beta)
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"DPO loss is {loss} at step {step}; lower learning_rate or beta")
+            clip_grad_norm(grads, config.grad_clip)
+            lr = cosine_lr(step, config.learning_rate, config.min_lr, max(1, int(config.warmup_fraction * total)),
+                           total)
+            optimizer.step(grads, lr=lr)
+            policy.release()
+            log.append({"step": step, "loss": loss, **stats})
+            step += 1
+    return log

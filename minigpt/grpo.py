@@ -161,12 +161,16 @@ def rollout_replies(tokenizer, rollout) -> list[str]:
     return texts
 
 
-def train_grpo(policy, reference, tokenizer, train_examples, config: GRPOConfig, *, evaluate=None,
-               eval_every: int = 10) -> dict:
-    """GRPO with the verifier as reward: ``config.iterations`` steps, each on
-    ``config.prompts_per_step`` distinct questions of ``train_examples`` (drawn with
-    ``default_rng([config.seed, 1])``), each answered ``group_size`` times and scored 1 if
-    the stated value is right.
+def train_grpo(policy, reference, tokenizer, train_examples, config: GRPOConfig, *, reward_model=None,
+               evaluate=None, eval_every: int = 10) -> dict:
+    """GRPO on questions of ``train_examples``: ``config.iterations`` steps, each on
+    ``config.prompts_per_step`` distinct questions (drawn with ``default_rng([config.seed, 1])``),
+    each answered ``group_size`` times.
+
+    The reward is the verifier (1 if the stated value is right, else 0), or, if
+    ``reward_model`` is given, that model's score of the whole reply (an answer that never
+    ended scores its reply as written: GRPO's group baseline needs no end penalty to be
+    unbiased, but the reward model is only trusted on what it was trained on).
 
     ``evaluate(iteration) -> dict`` (optional) is called before the first step, every
     ``eval_every`` iterations and after the last. Returns the history: ``"steps"``, a list of
@@ -181,6 +185,8 @@ def train_grpo(policy, reference, tokenizer, train_examples, config: GRPOConfig,
     batch: list = []
 
     def reward_fn(rows, rollout):
+        if reward_model is not None:
+            return reward_model.score(rollout.idx, rollout.last)
         return verify_all([batch[i] for i in rows], rollout_replies(tokenizer, rollout))
 
     trainer = GRPOTrainer(policy, reference, reward_fn, tokenizer.special_tokens[END], config)

@@ -306,3 +306,30 @@ class PPOTrainer:
             "ended": float(ro.ended.mean()),
         })
         return stats
+
+
+def train_ppo(policy, reference, reward_model, value_model, tokenizer, train_examples, config: PPOConfig, *,
+              evaluate=None, eval_every: int = 5) -> dict:
+    """PPO from ``policy`` against ``reward_model``: ``config.iterations`` iterations, each on
+    ``config.rollout_size`` distinct questions of ``train_examples`` (``assistant.Example``s,
+    drawn with ``default_rng([config.seed, 9])``).
+
+    ``evaluate(iteration) -> dict`` (optional) is called before the first iteration, every
+    ``eval_every`` iterations and after the last. Returns ``{"steps": [...], "evals": [(it, dict)]}``.
+    """
+    from .instructions import END
+    from .sft import prompt_ids
+
+    if config.rollout_size > len(train_examples):
+        raise ValueError(f"rollout_size={config.rollout_size} but only {len(train_examples)} training questions")
+    trainer = PPOTrainer(policy, reference, reward_model, value_model, tokenizer.special_tokens[END], config)
+    draw = np.random.default_rng([config.seed, 9])
+    history = {"steps": [], "evals": []}
+    for it in range(config.iterations):
+        if evaluate is not None and it % eval_every == 0:
+            history["evals"].append((it, evaluate(it)))
+        rows = draw.choice(len(train_examples), config.rollout_size, replace=False)
+        history["steps"].append(trainer.step([prompt_ids(tokenizer, train_examples[i].question) for i in rows]))
+    if evaluate is not None:
+        history["evals"].append((config.iterations, evaluate(config.iterations)))
+    return history

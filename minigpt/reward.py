@@ -18,11 +18,13 @@ The same class with scores read at every position is PPO's value model.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from . import layers as L
 from .model import GPT, GPTConfig
-from .optim import AdamW, clip_grad_norm
+from .optim import AdamW, clip_grad_norm, cosine_lr
 
 HEAD_NAMES = ("head.weight", "head.bias")
 
@@ -166,3 +168,126 @@ def train_reward_step(model, optimizer, batch, lr, grad_clip=1.0, center_coef=0.
     optimizer.step(grads, lr=lr)
     model.release()
     return {"loss": loss, "accuracy": accuracy, "grad_norm": norm}
+
+
+# ---------------------------------------------------------------------------------------
+# Training on the labeller's comparisons, with early stopping on dev pairs
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RewardTrainConfig:
+    """How a reward model is trained. Every data size gets the same ``steps`` (so a larger
+    set is not also a longer run), with early stopping: the weights kept are those with the
+    lowest loss on the dev pairs, measured every ``eval_every`` steps."""
+
+    steps: int = 300
+    groups_per_batch: int = 8     # questions per step, each with all its candidate pairs
+    learning_rate: float = 1e-4
+    min_lr: float = 1e-5
+    warmup_steps: int = 20
+    eval_every: int = 25
+    center_coef: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def score_groups(model: RewardModel, tokenizer, groups, block_size: int, batch_groups: int = 16):
+    """The reward of every candidate of ``groups``, and the pair arrays of ``candidate_batch``:
+    returns (rewards (N,), chosen, rejected, a, b, label), all over the concatenated groups."""
+    from .preferences import candidate_batch
+
+    parts, offset = [], 0
+    for start in range(0, len(groups), batch_groups):
+        idx, last, chosen, rejected, a, b, label = candidate_batch(tokenizer, groups[start:start + batch_groups],
+                                                                  block_size)
+        parts.append((model.score(idx, last), chosen + offset, rejected + offset, a + offset, b + offset, label))
+        offset += len(last)
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(6))
+
+
+def pairwise_accuracy(model: RewardModel, tokenizer, groups, block_size: int) -> dict:
+    """How well the reward model ranks the pairs of ``groups``:
+
+    * ``loss``: the Bradley-Terry loss on the labeller's labels (no centring term);
+    * ``vs_labeller``: share of pairs where it prefers the candidate the labeller chose;
+    * ``vs_gold``: share of pairs with one right and one wrong reply where it prefers the right;
+    * ``other_question``: the same on the pairs (reference, another question's reply), where
+      only reading the question can tell them apart;
+    * ``predicted``/``true``: P(A preferred) by the model, sigmoid(r_A - r_B), and the
+      labeller's true probability, (P,) each, for a calibration plot.
+    """
+    from .preferences import pair_arrays
+
+    rewards, chosen, rejected, a, b, _ = score_groups(model, tokenizer, groups, block_size)
+    pairs = pair_arrays(groups)
+    margin = rewards[chosen] - rewards[rejected]
+    decided = pairs["gold_a"] != pairs["gold_b"]
+    right_first = (rewards[a] > rewards[b]) == (pairs["gold_a"] > pairs["gold_b"])
+    other = ((pairs["source_a"] == "reference") & (pairs["source_b"] == "other_question"))
+    return {
+        "loss": float(-L.log_sigmoid(margin).mean()),
+        "vs_labeller": float((margin > 0).mean()),
+        "vs_gold": float(right_first[decided].mean()) if decided.any() else float("nan"),
+        "other_question": float((rewards[a] > rewards[b])[other].mean()) if other.any() else float("nan"),
+        "pairs": int(len(margin)),
+        "predicted": L.sigmoid(rewards[a] - rewards[b]),
+        "true": pairs["prob_a"],
+    }
+
+
+def train_reward_model(model: RewardModel, tokenizer, train_groups, dev_groups, config: RewardTrainConfig,
+                       block_size: int | None = None) -> dict:
+    """Fit ``model`` to the labeller's choices in ``train_groups`` for ``config.steps`` steps
+    (warmup + cosine learning rate), measure the dev pairs' loss every ``eval_every`` steps,
+    and leave ``model`` with the weights of the best dev loss (early stopping).
+
+    Each step takes ``groups_per_batch`` questions in a shuffled order that is renewed after
+    every pass over the data (drawn from ``default_rng([config.seed, 2])``). Returns the
+    history: per step ``loss``/``accuracy``/``grad_norm``, per evaluation ``eval_step``,
+    ``dev_loss`` and ``dev_accuracy``, and ``best_step``.
+    """
+    if not train_groups or not dev_groups:
+        raise ValueError("train_reward_model needs training and dev groups; got "
+                         f"{len(train_groups)} and {len(dev_groups)}")
+    block_size = block_size or model.config.block_size
+    from .preferences import candidate_batch
+
+    optimizer = AdamW(model.params, lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=0.0)
+    rng = np.random.default_rng([config.seed, 2])
+    order, position = rng.permutation(len(train_groups)), 0
+    history = {"step": [], "loss": [], "accuracy": [], "grad_norm": [], "eval_step": [], "dev_loss": [],
+               "dev_accuracy": [], "best_step": 0}
+    best = None
+
+    def evaluate(step):
+        nonlocal best
+        measured = pairwise_accuracy(model, tokenizer, dev_groups, block_size)
+        history["eval_step"].append(step)
+        history["dev_loss"].append(measured["loss"])
+        history["dev_accuracy"].append(measured["vs_labeller"])
+        if best is None or measured["loss"] < best[0]:
+            best = (measured["loss"], {k: v.copy() for k, v in model.params.items()})
+            history["best_step"] = step
+
+    evaluate(0)
+    for step in range(1, config.steps + 1):
+        if position + config.groups_per_batch > len(order):
+            order, position = rng.permutation(len(train_groups)), 0
+        rows = order[position:position + config.groups_per_batch]
+        position += config.groups_per_batch
+        idx, last, chosen, rejected, *_ = candidate_batch(tokenizer, [train_groups[i] for i in rows], block_size)
+        lr = cosine_lr(step - 1, config.learning_rate, config.min_lr, config.warmup_steps, config.steps)
+        stats = train_reward_step(model, optimizer, (idx, last, chosen, rejected), lr, config.grad_clip,
+                                  config.center_coef)
+        history["step"].append(step)
+        for k in ("loss", "accuracy", "grad_norm"):
+            history[k].append(stats[k])
+        if step % config.eval_every == 0 or step == config.steps:
+            evaluate(step)
+    for name, value in best[1].items():
+        model.params[name][...] = value
+    return history

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minigpt.dpo import answer_logprobs_backward, answer_logprobs_forward, dpo_loss_backward, dpo_loss_forward
+from minigpt import GPT, GPTConfig
 from minigpt.gradcheck import numerical_gradient, relative_error
 from tiny_models import tiny_model
 
@@ -40,3 +41,29 @@ def test_dpo_loss_at_start_is_log2():
     loss, stats, _ = dpo_loss_forward(logp, logp, logp, logp)
     assert loss == pytest.approx(np.log(2))
     assert stats["reward_margin"] == 0
+
+
+def test_train_dpo_raises_the_chosen_replies_implicit_reward():
+    import copy
+
+    from minigpt import BPETokenizer
+    from minigpt.assistant import BiasedLabeller, task_splits
+    from minigpt.dpo import DPOConfig, preference_pairs, sequence_logprobs, train_dpo
+    from minigpt.preferences import answer_sequences, preference_groups
+
+    examples = task_splits(n_per_family={"train": 3}, seed=0, families=("add", "upper"))["train"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    reference = copy.deepcopy(policy)
+    groups = preference_groups(policy, tokenizer, examples, BiasedLabeller(tau=0.01, flip_prob=0.0, seed=0),
+                               samples=1, max_new_tokens=6, seed=0)
+    c_idx, c_mask, r_idx, r_mask = preference_pairs(tokenizer, groups, 64)
+    assert len(c_idx) == len(r_idx) == 3 * len(groups)
+    # the mask covers exactly the reply and its end token
+    seq, prompt_length = answer_sequences(tokenizer, groups[0], 64)[groups[0].chosen[0]]
+    assert c_mask[0].sum() == len(seq) - prompt_length
+    log = train_dpo(policy, reference, tokenizer, groups, DPOConfig(epochs=8, batch_size=6, learning_rate=3e-3))
+    assert log[-1]["loss"] < log[0]["loss"] - 0.05
+    margin = ((sequence_logprobs(policy, c_idx, c_mask) - sequence_logprobs(reference, c_idx, c_mask))
+              - (sequence_logprobs(policy, r_idx, r_mask) - sequence_logprobs(reference, r_idx, r_mask)))
+    assert np.mean(margin > 0) > 0.8

@@ -133,3 +133,21 @@ def test_rollout_replies_drop_the_end_token():
     answers = [np.array(tokenizer.encode("The result is 12.") + [end]), np.array(tokenizer.encode("The res"))]
     rollout = pack_rollout(prompts, answers, end)
     assert rollout_replies(tokenizer, rollout) == ["The result is 12.", "The res"]
+
+
+def test_train_grpo_can_take_a_reward_model_as_reward():
+    from minigpt import BPETokenizer
+    from minigpt.assistant import task_splits
+    from minigpt.grpo import train_grpo
+    from minigpt.reward import RewardModel
+
+    examples = task_splits(n_per_family={"train": 2}, seed=0)["train"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    reference = copy.deepcopy(policy)
+    reward_model = RewardModel.from_gpt(policy, seed=1)
+    config = GRPOConfig(iterations=2, prompts_per_step=4, group_size=2, minibatch_size=8, max_new_tokens=6)
+    history = train_grpo(policy, reference, tokenizer, examples, config, reward_model=reward_model)
+    # the reward model's scores are real numbers, not the verifier's 0 of an untrained model
+    assert all(h["reward"] != 0.0 for h in history["steps"])
+    assert all(h["useful_groups"] == 1.0 for h in history["steps"])

@@ -85,3 +85,30 @@ def test_a_ppo_iteration_runs_and_logs_everything():
         assert np.isfinite(stats[key]), key
     assert abs(stats["kl"]) < 1e-5  # first rollout: policy == reference
     assert not np.array_equal(policy.params["transformer.wte.weight"], reference.params["transformer.wte.weight"])
+
+
+def test_train_ppo_runs_on_the_assistant_task_and_evaluates_on_schedule():
+    import copy
+
+    from minigpt import GPT, BPETokenizer, GPTConfig
+    from minigpt.assistant import task_splits
+    from minigpt.ppo import PPOConfig, train_ppo
+    from minigpt.reward import RewardModel
+
+    examples = task_splits(n_per_family={"train": 2}, seed=0)["train"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    reference = copy.deepcopy(policy)
+    reward_model = RewardModel.from_gpt(policy, seed=1)
+    value_model = RewardModel.from_gpt(policy, seed=2)
+    before = copy.deepcopy(policy.params)
+    config = PPOConfig(iterations=3, rollout_size=4, minibatch_size=4, ppo_epochs=1, max_new_tokens=5,
+                       learning_rate=1e-3)
+    calls = []
+    history = train_ppo(policy, reference, reward_model, value_model, tokenizer, examples, config,
+                        evaluate=lambda it: calls.append(it) or {}, eval_every=2)
+    assert calls == [0, 2, 3] and len(history["steps"]) == 3
+    assert {"reward_model_score", "kl", "policy_loss"} <= set(history["steps"][0])
+    assert any(not np.array_equal(before[k], policy.params[k]) for k in before)
+    with pytest.raises(ValueError, match="rollout_size"):
+        train_ppo(policy, reference, reward_model, value_model, tokenizer, examples[:3], config)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from minigpt import GPT, GPTConfig
 from minigpt.gradcheck import numerical_gradient, relative_error
 from minigpt.reward import RewardModel, bradley_terry_backward, bradley_terry_forward, reward_step
 from tiny_models import TINY, tiny_model
@@ -45,3 +46,50 @@ def test_reward_model_copies_its_trunk_and_round_trips():
     clone = RewardModel.from_state_dict(TINY, rm.state_dict())
     idx = np.array([[1, 2, 3, 4]])
     np.testing.assert_allclose(clone.forward(idx), rm.forward(idx))
+
+
+def _assistant_groups(n=3, samples=1, length_bias=0.0):
+    from minigpt import BPETokenizer
+    from minigpt.assistant import BiasedLabeller, task_splits
+    from minigpt.preferences import preference_groups
+
+    examples = task_splits(n_per_family={"train": n}, seed=0, families=("add", "upper"))["train"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    labeller = BiasedLabeller(length_bias=length_bias, tau=0.01, flip_prob=0.0, seed=0)
+    return model, tokenizer, preference_groups(model, tokenizer, examples, labeller, samples=samples,
+                                               max_new_tokens=6, seed=0)
+
+
+def test_train_reward_model_fits_its_pairs_and_keeps_the_best_dev_weights():
+    from minigpt.reward import RewardModel, RewardTrainConfig, pairwise_accuracy, train_reward_model
+
+    model, tokenizer, groups = _assistant_groups(n=4)
+    rm = RewardModel.from_gpt(model, seed=0)
+    before = pairwise_accuracy(rm, tokenizer, groups, 64)
+    config = RewardTrainConfig(steps=60, groups_per_batch=4, learning_rate=3e-3, min_lr=3e-4, warmup_steps=5,
+                               eval_every=10)
+    history = train_reward_model(rm, tokenizer, groups, groups, config)   # dev = train: it must fit them
+    after = pairwise_accuracy(rm, tokenizer, groups, 64)
+    assert history["eval_step"] == [0, 10, 20, 30, 40, 50, 60]
+    assert after["loss"] < before["loss"] - 0.1
+    assert after["vs_labeller"] > 0.8
+    # early stopping: the model holds the weights of the lowest dev loss
+    assert after["loss"] == pytest.approx(min(history["dev_loss"]), rel=1e-6)
+    assert history["eval_step"][int(np.argmin(history["dev_loss"]))] == history["best_step"]
+    assert after["predicted"].shape == after["true"].shape == (after["pairs"],)
+    with pytest.raises(ValueError, match="dev groups"):
+        train_reward_model(rm, tokenizer, groups, [], config)
+
+
+def test_pairwise_accuracy_against_gold_and_on_other_question_pairs():
+    from minigpt.reward import RewardModel, pairwise_accuracy, score_groups
+
+    model, tokenizer, groups = _assistant_groups(n=3)
+    rm = RewardModel.from_gpt(model, seed=1)
+    rewards, chosen, rejected, a, b, label = score_groups(rm, tokenizer, groups, 64, batch_groups=2)
+    measured = pairwise_accuracy(rm, tokenizer, groups, 64)
+    assert measured["vs_labeller"] == pytest.approx(float(np.mean(rewards[chosen] > rewards[rejected])))
+    # by hand: each group's reference (candidate 1) against the other question's reply (candidate 2)
+    expected = np.mean([rewards[3 * i + 1] > rewards[3 * i + 2] for i in range(len(groups))])
+    assert measured["other_question"] == pytest.approx(expected)
