@@ -21,7 +21,6 @@ STYLE = {
     "figure.figsize": (6.0, 3.8),
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
-    "figure.constrained_layout.use": True,
     "font.size": 10,
     "axes.titlesize": 10.5,
     "axes.labelsize": 10,
