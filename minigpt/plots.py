@@ -28,8 +28,6 @@ STYLE = {
     "ytick.labelsize": 9,
     "legend.fontsize": 9,
     "legend.framealpha": 0.85,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "lines.linewidth": 1.6,
