@@ -26,10 +26,10 @@ import numpy as np
 
 from .assistant import Example, format_answer, verify_all
 from .sampling import as_generator
-from .sft import answer_questions
+from .sft import prompt_ids, sample_replies
 
 __all__ = ["per_prompt", "mean_and_se", "paired_difference", "accuracy_by_family", "baseline_replies",
-           "answer", "evaluate_policy"]
+           "answer", "kl_to_reference", "evaluate_policy", "best_of_n"]
 
 
 def per_prompt(scores) -> np.ndarray:
@@ -99,20 +99,89 @@ def answer(model, tokenizer, examples: Sequence[Example], temperature: float = 0
     """``samples`` replies of ``model`` to each question (greedy when ``temperature`` is 0, and
     then ``samples`` must be 1): a list of N lists of ``samples`` texts. A reply that never
     wrote ``<|end|>`` is kept as written (the verifier will find it malformed or not)."""
+    return [[text for text, _, _ in r] for r in _replies(model, tokenizer, examples, temperature, samples,
+                                                          max_new_tokens, seed)]
+
+
+def _replies(model, tokenizer, examples, temperature, samples, max_new_tokens, seed):
     if temperature == 0 and samples != 1:
         raise ValueError("greedy decoding gives one reply per question: use samples=1 or a temperature > 0")
-    rng = as_generator(seed)
-    questions = [e.question for e in examples]
-    replies = [answer_questions(model, tokenizer, questions, max_new_tokens, temperature, rng) for _ in range(samples)]
-    return [[replies[s][i][0] for s in range(samples)] for i in range(len(examples))]
+    return sample_replies(model, tokenizer, [e.question for e in examples], samples, max_new_tokens, temperature,
+                          seed)
+
+
+def kl_to_reference(policy, reference, tokenizer, examples: Sequence[Example], reply_ids, batch_size: int = 64):
+    """Monte-Carlo KL(policy || reference) per reply: the summed log-ratio
+    ``log pi(y | x) - log pi_ref(y | x)`` over the reply's tokens, for replies ``y`` *sampled
+    from the policy at temperature 1* (only then is its mean an unbiased estimate of the KL).
+    reply_ids: N lists of S id arrays -> (N, S)."""
+    from .ppo import action_logprobs, pack_rollout
+
+    prompts = [prompt_ids(tokenizer, e.question) for e in examples]
+    flat = [(prompts[i], ids) for i, row in enumerate(reply_ids) for ids in row]
+    end_id = tokenizer.special_tokens["<|end|>"]
+    out = []
+    for start in range(0, len(flat), batch_size):
+        part = flat[start:start + batch_size]
+        rollout = pack_rollout([p for p, _ in part], [a for _, a in part], end_id)
+        logp, _, _ = action_logprobs(policy, rollout.idx)
+        ref_logp, _, _ = action_logprobs(reference, rollout.idx)
+        out.append(((logp - ref_logp) * rollout.action_mask).sum(axis=1))
+    return np.concatenate(out).reshape(len(reply_ids), -1)
 
 
 def evaluate_policy(model, tokenizer, examples: Sequence[Example], temperature: float = 0.0, samples: int = 1,
-                    max_new_tokens: int = 40, seed=0) -> dict:
+                    max_new_tokens: int = 40, seed=0, reference=None) -> dict:
     """Verify a model's replies: ``{"scores": (N, samples) array, "replies", "accuracy", "se",
-    "by_family"}``, accuracy and se clustered by prompt (``mean_and_se``)."""
-    replies = answer(model, tokenizer, examples, temperature, samples, max_new_tokens, seed)
+    "by_family", "reply_chars"}``, accuracy and se clustered by prompt (``mean_and_se``).
+
+    With ``reference`` (and ``temperature`` 1) it also measures ``"kl"``, the mean of
+    ``kl_to_reference`` over the sampled replies, and ``"kl_se"``."""
+    drawn = _replies(model, tokenizer, examples, temperature, samples, max_new_tokens, seed)
+    replies = [[text for text, _, _ in r] for r in drawn]
     scores = np.array([verify_all([e] * len(r), r) for e, r in zip(examples, replies)])   # (N, samples)
     summary = mean_and_se(scores)
-    return {"scores": scores, "replies": replies, "accuracy": summary["accuracy"], "se": summary["se"],
-            "by_family": accuracy_by_family(examples, scores)}
+    out = {"scores": scores, "replies": replies, "accuracy": summary["accuracy"], "se": summary["se"],
+           "by_family": accuracy_by_family(examples, scores),
+           "reply_chars": float(np.mean([len(t) for r in replies for t in r]))}
+    if reference is not None:
+        if temperature != 1.0:
+            raise ValueError("the KL estimate needs replies sampled from the policy itself: use temperature=1")
+        kl = mean_and_se(kl_to_reference(model, reference, tokenizer, examples, [[i for _, _, i in r] for r in drawn]))
+        out["kl"], out["kl_se"] = kl["accuracy"], kl["se"]
+    return out
+
+
+def best_of_n(model, tokenizer, examples: Sequence[Example], reward_model, ns=(1, 2, 4, 8, 16),
+              max_new_tokens: int = 40, seed=0) -> dict:
+    """Best-of-n: sample ``max(ns)`` replies per question at temperature 1, and for each n keep
+    the one of the first n that ``reward_model`` scores highest (the proxy's choice), and the
+    one the verifier would keep (the oracle: right if any of the n is right).
+
+    Returns ``{"n", "kl", "gold", "gold_se", "proxy", "oracle", "oracle_se"}``, lists over
+    ``ns``; ``kl`` is the analytic KL of best-of-n to the sampling policy, log n - (n - 1) / n
+    (Stiennon et al. 2020)."""
+    from .ppo import pack_rollout
+
+    n_max = max(ns)
+    drawn = _replies(model, tokenizer, examples, 1.0, n_max, max_new_tokens, seed)
+    gold = np.array([verify_all([e] * n_max, [t for t, _, _ in r]) for e, r in zip(examples, drawn)])   # (N, n)
+    prompts = [prompt_ids(tokenizer, e.question) for e in examples]
+    end_id = tokenizer.special_tokens["<|end|>"]
+    proxy = np.zeros_like(gold)
+    for j in range(n_max):
+        rollout = pack_rollout(prompts, [r[j][2] for r in drawn], end_id)
+        proxy[:, j] = reward_model.score(rollout.idx, rollout.last)
+    rows = np.arange(len(examples))
+    out = {k: [] for k in ("n", "kl", "gold", "gold_se", "proxy", "oracle", "oracle_se")}
+    for n in ns:
+        pick = proxy[:, :n].argmax(axis=1)
+        chosen, oracle = mean_and_se(gold[rows, pick]), mean_and_se(gold[:, :n].max(axis=1))
+        out["n"].append(int(n))
+        out["kl"].append(math.log(n) - (n - 1) / n)
+        out["gold"].append(chosen["accuracy"])
+        out["gold_se"].append(chosen["se"])
+        out["proxy"].append(float(proxy[rows, pick].mean()))
+        out["oracle"].append(oracle["accuracy"])
+        out["oracle_se"].append(oracle["se"])
+    return out

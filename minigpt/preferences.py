@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .assistant import BiasedLabeller, Example, verify_all
-from .instructions import END, encode_answer, right_pad
+from .instructions import encode_answer, right_pad
 from .sampling import as_generator
-from .sft import answer_prompts, prompt_ids
+from .sft import prompt_ids, sample_replies
 
-__all__ = ["PreferenceGroup", "sample_replies", "other_question_replies", "preference_groups",
+__all__ = ["PreferenceGroup", "other_question_replies", "preference_groups",
            "candidate_batch", "pair_arrays", "answer_sequences"]
 
 
@@ -65,20 +65,6 @@ class PreferenceGroup:
         return np.where(self.label == 1, self.b, self.a)
 
 
-def sample_replies(model, tokenizer, examples: Sequence[Example], samples: int, max_new_tokens: int = 40,
-                   temperature: float = 1.0, seed=0) -> list[list[tuple[str, bool]]]:
-    """``samples`` replies of ``model`` to each question, as (text, ended): N lists of ``samples``."""
-    rng = as_generator(seed)
-    end_id = tokenizer.special_tokens[END]
-    prompts = [prompt_ids(tokenizer, e.question) for e in examples]
-    out: list[list[tuple[str, bool]]] = [[] for _ in examples]
-    for _ in range(samples):
-        for i, ids in enumerate(answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature)):
-            ended = len(ids) > 0 and ids[-1] == end_id
-            out[i].append((tokenizer.decode(ids[:-1] if ended else ids), bool(ended)))
-    return out
-
-
 def other_question_replies(examples: Sequence[Example], seed=0) -> list[str]:
     """For each question, the reference reply of another question of the same family whose
     value differs: a well-formed reply that is wrong *for this question*. (N,) texts."""
@@ -105,12 +91,12 @@ def preference_groups(model, tokenizer, examples: Sequence[Example], labeller: B
     the labeller's own stream, so the same arguments give the same groups.
     """
     rng = as_generator(seed)
-    sampled = sample_replies(model, tokenizer, examples, samples, max_new_tokens, seed=rng)
+    sampled = sample_replies(model, tokenizer, [e.question for e in examples], samples, max_new_tokens, seed=rng)
     others = other_question_replies(examples, seed=rng)
     groups = []
     for e, drawn, other in zip(examples, sampled, others):
-        replies = [t for t, _ in drawn] + [e.answer, other]
-        ended = [x for _, x in drawn] + [True, True]
+        replies = [text for text, _, _ in drawn] + [e.answer, other]
+        ended = [x for _, x, _ in drawn] + [True, True]
         sources = ["sample"] * samples + ["reference", "other_question"]
         a, b = np.triu_indices(len(replies), k=1)
         ra, rb = [replies[i] for i in a], [replies[i] for i in b]

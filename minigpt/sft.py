@@ -109,4 +109,21 @@ def answer_questions(model, tokenizer, questions, max_new_tokens=40, temperature
     return results
 
 
-__all__ = ["encode_dataset", "sft_loss", "train_sft", "prompt_ids", "answer_prompts", "answer_questions"]
+def sample_replies(model, tokenizer, questions, samples=1, max_new_tokens=40, temperature=1.0, seed=0):
+    """``samples`` replies to each question, keeping their token ids: a list of N lists of
+    ``samples`` tuples ``(text, ended, ids)``, ``ids`` the reply's tokens (with ``<|end|>``
+    if it ended), ``text`` their decoding without it. ``temperature`` 0 is greedy (then
+    ``samples`` should be 1: every draw would be the same)."""
+    end_id = tokenizer.special_tokens[END]
+    rng = as_generator(seed)
+    prompts = [prompt_ids(tokenizer, q) for q in questions]
+    out = [[] for _ in prompts]
+    for _ in range(samples):
+        for i, ids in enumerate(answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature)):
+            ended = len(ids) > 0 and ids[-1] == end_id
+            out[i].append((tokenizer.decode(ids[:-1] if ended else ids), bool(ended), ids))
+    return out
+
+
+__all__ = ["encode_dataset", "sft_loss", "train_sft", "prompt_ids", "answer_prompts", "answer_questions",
+           "sample_replies"]

@@ -99,3 +99,53 @@ def test_evaluate_policy_verifies_every_reply():
     assert sampled["se"] == pytest.approx(greedy["se"])      # the same reply each time: the same prompts' spread
     with pytest.raises(ValueError, match="greedy"):
         evaluate_policy(oracle, tokenizer, examples, samples=2)
+
+
+def _tiny_policy_and_examples():
+    from minigpt import GPT, BPETokenizer, GPTConfig
+
+    examples = task_splits(n_per_family={"dev": 2}, seed=0, families=("add", "upper", "max"))["dev"]
+    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0,
+                dtype=np.float64)
+    return model, tokenizer, examples
+
+
+def test_kl_to_reference_is_zero_for_the_same_model_and_sums_log_ratios():
+    import copy
+
+    from minigpt.evaluation import evaluate_policy, kl_to_reference
+    from minigpt.ppo import action_logprobs, pack_rollout
+    from minigpt.sft import prompt_ids, sample_replies
+
+    model, tokenizer, examples = _tiny_policy_and_examples()
+    drawn = sample_replies(model, tokenizer, [e.question for e in examples], samples=2, max_new_tokens=5, seed=0)
+    ids = [[i for _, _, i in r] for r in drawn]
+    np.testing.assert_allclose(kl_to_reference(model, model, tokenizer, examples, ids), 0.0, atol=1e-12)
+    other = copy.deepcopy(model)
+    other.params["transformer.wte.weight"] *= 1.5
+    kl = kl_to_reference(model, other, tokenizer, examples, ids, batch_size=4)
+    assert kl.shape == (len(examples), 2)
+    # by hand for the first reply
+    ro = pack_rollout([prompt_ids(tokenizer, examples[0].question)], [ids[0][0]], tokenizer.special_tokens["<|end|>"])
+    by_hand = ((action_logprobs(model, ro.idx)[0] - action_logprobs(other, ro.idx)[0]) * ro.action_mask).sum()
+    assert kl[0, 0] == pytest.approx(by_hand)
+    measured = evaluate_policy(model, tokenizer, examples, temperature=1.0, samples=2, max_new_tokens=5, seed=0,
+                               reference=model)
+    assert measured["kl"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="temperature=1"):
+        evaluate_policy(model, tokenizer, examples, reference=model)
+
+
+def test_best_of_n_picks_by_the_proxy_and_the_oracle_is_pass_at_n():
+    from minigpt.evaluation import best_of_n
+    from minigpt.reward import RewardModel
+
+    model, tokenizer, examples = _tiny_policy_and_examples()
+    rm = RewardModel.from_gpt(model, seed=3)
+    curve = best_of_n(model, tokenizer, examples, rm, ns=(1, 2, 4), max_new_tokens=5, seed=0)
+    assert curve["n"] == [1, 2, 4]
+    assert curve["kl"] == pytest.approx([0.0, math.log(2) - 0.5, math.log(4) - 0.75])
+    assert curve["proxy"][0] <= curve["proxy"][1] <= curve["proxy"][2]        # a max over more samples
+    assert curve["oracle"][0] <= curve["oracle"][1] <= curve["oracle"][2]
+    assert curve["gold"][0] == curve["oracle"][0]                              # n = 1: no choice
