@@ -35,10 +35,10 @@ STYLE = {
 }
 
 
-def book_style(retina: bool = True) -> dict:
+def book_style(retina: bool = True) -> None:
     """Set the book's figure style; in Jupyter also store figures at 2x density.
 
-    Returns the matplotlib settings it applied. Outside IPython only the style is set.
+    Outside IPython only the style is set (``STYLE``, in matplotlib's rcParams).
     """
     import matplotlib
 
@@ -53,7 +53,6 @@ def book_style(retina: bool = True) -> dict:
 
             # PNGs at twice the pixels, shown at the figure's size
             set_matplotlib_formats("retina")
-    return dict(STYLE)
 
 
 def _figure():
