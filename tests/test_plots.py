@@ -35,3 +35,39 @@ def test_book_style_outside_ipython_draws_a_figure_of_the_stated_size(tmp_path):
     width = int.from_bytes(path.read_bytes()[16:20], "big")
     assert width == round(matplotlib.rcParams["figure.figsize"][0] * plots.DPI)
     matplotlib.rcdefaults()
+
+
+def _diagrams_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make_diagrams.py"
+    spec = importlib.util.spec_from_file_location("make_diagrams", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_diagrams_are_what_the_script_draws(tmp_path, monkeypatch):
+    diagrams = _diagrams_module()
+    committed = diagrams.OUT
+    monkeypatch.setattr(diagrams, "OUT", tmp_path)
+    for make in diagrams.DIAGRAMS:
+        fresh = make()
+        assert fresh.read_text() == (committed / fresh.name).read_text(), (
+            f"{fresh.name} is stale: run python scripts/make_diagrams.py")
+
+
+def test_diagrams_read_on_a_phone_and_in_dark_mode():
+    import re
+
+    diagrams = _diagrams_module()
+    for make in diagrams.DIAGRAMS:
+        svg = (diagrams.OUT / f"{make.__name__}.svg").read_text()
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+        sizes = [float(s) for s in re.findall(r'font-size="([\d.]+)"', svg)]
+        # shown 350 px wide on a 390 px phone: every text at least 12 px there
+        assert sizes and min(sizes) * 350 / width >= 12, make.__name__
+        # an opaque white background, so dark text stays readable on a dark page
+        assert re.search(r'<rect x="1" y="1" [^>]*fill="#ffffff"', svg), make.__name__
+        assert "<title>" in svg and "<desc>" in svg
