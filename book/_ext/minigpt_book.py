@@ -34,8 +34,8 @@ It does the following (the first three so that the book builds and reads with no
    text, "[Vaswani et al., 2017]", instead of pybtex's "[VSP+17]" ("alpha" labels).
 
 6. The ``{chapter-overview}`` directive (book/instructors.md): a table of the chapters that
-   exist, read from the notebooks at build time (title, exercises, estimated study time) with
-   the order in which they depend on each other.
+   exist, read from the notebooks at build time (title, exercises by tier, estimated study
+   time) with the order in which they depend on each other (book/chapters.yml).
 
 7. The site's root ``index.html``, which sphinx-external-toc writes as a bare one-line redirect
    to the first page, becomes a small HTML page that names the book's icon (otherwise the
@@ -44,6 +44,12 @@ It does the following (the first three so that the book builds and reads with no
 8. The book's title stays next to its logo in the sidebar (the theme shows the logo alone once
    there is one, unless ``html_theme_options.logo.text`` is set): the text is taken from
    ``title:`` in _config.yml, so the title is written in one place.
+
+9. A header card under the title of every chapter page, made at build time (no notebook is
+   edited): the chapters it builds on and its learning goals (book/chapters.yml), its run time
+   at one thread (book/chapter_times.json, written by scripts/execute_notebooks.py), its
+   exercises counted by tier with their time, and Binder and Colab links (instructor edition
+   only, like the launch buttons). Its look is in book/_static/minigpt.css.
 """
 
 from __future__ import annotations
@@ -343,24 +349,57 @@ def _register_author_year_style() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. {chapter-overview}
+# 6. {chapter-overview} and 9. the chapter header cards: what they share
 
 CHAPTER_RE = re.compile(r"^notebooks/(\d\d|appendix)_[^/]*$")
-# Which chapters each one builds on (by number). Part I is a chain: every chapter uses what the
-# one before built. Part II forks after SFT: PPO needs the reward model, DPO does not.
-BUILDS_ON = {9: (8,), 10: (9,), 11: (9, 10), 12: (9,), 13: (11, 12), "appendix": "Part I"}
+# What each chapter builds on and its learning goals (keyed by chapter number, or "appendix"),
+# and the measured run times (scripts/execute_notebooks.py writes them).
+CHAPTERS_DATA = BOOK_DIR / "chapters.yml"
+CHAPTER_TIMES = BOOK_DIR / "chapter_times.json"
 # Study-time estimate, in minutes (documented in book/instructors.md).
 MIN_PER_WORD = 1 / 100  # careful reading of technical prose with mathematics: 100 words a minute
 MIN_PER_CODE_CELL = 1.5  # reading a cell, running it, looking at its output
-MIN_PER_EXERCISE = 15
+MIN_PER_EXERCISE = 15  # an exercise whose title gives no time estimate
+# Exercise tiers: `:class: warm-up`, `:class: core` or `:class: challenge` on the directive.
+TIERS = ("warm-up", "core", "challenge")
 HEADING_RE = re.compile(r"^#\s+(?:(\d+)\.\s*)?(.+?)\s*$", re.MULTILINE)
-EXERCISE_RE = re.compile(r"^(?::::+|```+)\{exercise(?:-start)?\}", re.MULTILINE)
+# an exercise directive: its title (the directive's argument) and its option lines
+EXERCISE_RE = re.compile(
+    r"^(?::::+|```+)\{exercise(?:-start)?\}[ \t]*(?P<title>[^\n]*)\n?(?P<options>(?:[ \t]*:[\w-]+:[^\n]*(?:\n|$))*)",
+    re.MULTILINE,
+)
+CLASS_OPTION_RE = re.compile(r"^[ \t]*:class:[ \t]*(.*)$", re.MULTILINE)
+# "(~10 min)", "(~1 h)", "(~20-30 min)" at the end of an exercise's title; a range counts as its middle
+ESTIMATE_RE = re.compile(
+    r"\(\s*~?\s*(\d+(?:\.\d+)?)(?:\s*[-\u2013]\s*(\d+(?:\.\d+)?))?\s*(min|minutes?|h|hours?)\s*\)\s*$"
+)
+
+
+def exercise_estimate(title: str) -> float | None:
+    """Minutes from a time estimate at the end of an exercise's title, else None."""
+    match = ESTIMATE_RE.search(title)
+    if not match:
+        return None
+    low = float(match.group(1))
+    high = float(match.group(2)) if match.group(2) else low
+    return (low + high) / 2 * (60 if match.group(3).startswith("h") else 1)
+
+
+def parse_exercises(markdown: str) -> list[dict]:
+    """The exercise directives in a Markdown text: tier (or None) and minutes (or None) each."""
+    found = []
+    for match in EXERCISE_RE.finditer(markdown):
+        classes = " ".join(CLASS_OPTION_RE.findall(match.group("options"))).split()
+        tier = next((c for c in classes if c in TIERS), None)
+        found.append({"tier": tier, "minutes": exercise_estimate(match.group("title"))})
+    return found
 
 
 def chapter_info(path: Path) -> dict:
-    """Title, number and size of one chapter notebook."""
+    """Title, number and size of one chapter notebook, and its exercises by tier."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    words = code_cells = exercises = 0
+    words = code_cells = 0
+    exercises: list[dict] = []
     title, number = path.stem, None
     for cell in nb.get("cells", []):
         source = cell.get("source", "")
@@ -369,7 +408,7 @@ def chapter_info(path: Path) -> dict:
             code_cells += 1
         elif cell.get("cell_type") == "markdown":
             words += len(source.split())
-            exercises += len(EXERCISE_RE.findall(source))
+            exercises += parse_exercises(source)
             match = HEADING_RE.search(source)
             if match and title == path.stem:
                 number, title = match.group(1), match.group(2)
@@ -378,10 +417,65 @@ def chapter_info(path: Path) -> dict:
         "title": title,
         "number": int(number) if number else None,
         "code_cells": code_cells,
-        "exercises": exercises,
+        "exercises": len(exercises),
+        "tiers": {tier: sum(e["tier"] == tier for e in exercises) for tier in TIERS},
+        "estimated": sum(e["minutes"] is not None for e in exercises),
         "study_min": minutes,
-        "exercise_min": exercises * MIN_PER_EXERCISE,
+        "exercise_min": sum(MIN_PER_EXERCISE if e["minutes"] is None else e["minutes"] for e in exercises),
     }
+
+
+def chapter_key(docname: str) -> int | str | None:
+    """1, 2, ... for notebooks/NN_*.ipynb, "appendix" for the appendix, None for other pages."""
+    if not CHAPTER_RE.match(docname):
+        return None
+    name = Path(docname).name
+    return "appendix" if name.startswith("appendix") else int(name[:2])
+
+
+def load_chapter_data(path: Path = CHAPTERS_DATA) -> dict:
+    """book/chapters.yml, keyed by chapter number (int) or "appendix"."""
+    import yaml
+
+    if not path.is_file():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {(key if isinstance(key, int) else str(key)): (value or {}) for key, value in raw.items()}
+
+
+def load_chapter_times(path: Path = CHAPTER_TIMES) -> dict[str, float]:
+    """book/chapter_times.json: notebook stem -> seconds at one thread."""
+    try:
+        return {str(k): float(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def builds_on(key, data: dict) -> tuple | str:
+    """The chapters a chapter builds on (numbers), or a phrase such as "Part I"."""
+    entry = data.get(key, {})
+    if "builds_on" in entry:
+        deps = entry["builds_on"]
+        return deps if isinstance(deps, str) else tuple(deps or ())
+    return (key - 1,) if isinstance(key, int) and key > 1 else ()  # a chain, like Part I
+
+
+def book_chapters(env) -> list[tuple]:
+    """(key, docname, chapter_info) of every chapter notebook in the book, in order."""
+    chapters = []
+    for docname in sorted(d for d in env.found_docs if CHAPTER_RE.match(d)):
+        path = Path(env.doc2path(docname))
+        if path.suffix != ".ipynb":
+            continue
+        chapters.append((chapter_key(docname), docname, chapter_info(path)))
+    return chapters
+
+
+def run_time_text(seconds: float) -> str:
+    """"about 20 s" or "about 3 min": a measured wall time, rounded as a reader needs it."""
+    if seconds < 55:
+        return f"about {max(10, round(seconds / 10) * 10)} s"
+    return f"about {round(seconds / 60)} min"
 
 
 def _hours(minutes: float) -> str:
@@ -389,6 +483,19 @@ def _hours(minutes: float) -> str:
     whole, rest = divmod(quarters, 4)
     frac = ["", "¼", "½", "¾"][rest]
     return f"{whole or ''}{frac} h" if whole or frac else "¼ h"
+
+
+def tier_text(tiers: dict) -> str:
+    """"1 warm-up, 2 core, 1 challenge" (tiers with no exercise left out)."""
+    return ", ".join(f"{tiers[t]} {t}" for t in TIERS if tiers.get(t))
+
+
+def doc_link(docname: str, text: str):
+    ref = addnodes.pending_xref(
+        "", refdomain="std", reftype="doc", reftarget="/" + docname, refexplicit=True, refwarn=True
+    )
+    ref += nodes.inline(text=text)
+    return ref
 
 
 class ChapterOverview(SphinxDirective):
@@ -400,23 +507,18 @@ class ChapterOverview(SphinxDirective):
     def run(self):
         env = self.env
         env.minigpt_overview_docs = getattr(env, "minigpt_overview_docs", set()) | {env.docname}
-        docs = sorted(d for d in env.found_docs if CHAPTER_RE.match(d))
-        chapters = []
-        for docname in docs:
-            path = Path(env.doc2path(docname))
-            if path.suffix != ".ipynb":
-                continue
-            env.note_dependency(str(path))
-            info = chapter_info(path)
-            key = "appendix" if Path(docname).name.startswith("appendix") else int(Path(docname).name[:2])
-            chapters.append((key, docname, info))
+        env.note_dependency(str(CHAPTERS_DATA))
+        data = load_chapter_data()
+        chapters = book_chapters(env)
+        for _, docname, _ in chapters:
+            env.note_dependency(str(env.doc2path(docname)))
         by_number = {key: docname for key, docname, _ in chapters}
 
         header = ["Chapter", "Builds on", "Exercises", "Reading and running", "Exercises (time)"]
         table = nodes.table(classes=["chapter-overview"] + self.options.get("class", []))
         group = nodes.tgroup(cols=len(header))
         table += group
-        for width in (40, 18, 10, 16, 16):
+        for width in (36, 14, 22, 14, 14):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         group += head
@@ -424,42 +526,43 @@ class ChapterOverview(SphinxDirective):
         body = nodes.tbody()
         group += body
         total_study = total_ex = 0.0
+        total_tiers = dict.fromkeys(TIERS, 0)
         for key, docname, info in chapters:
             label = info["title"] if key == "appendix" else f"{key}. {info['title']}"
-            if key in BUILDS_ON:
-                deps = BUILDS_ON[key]
-            else:  # Part I: the chapter before
-                deps = (key - 1,) if isinstance(key, int) and key > 1 else ()
+            deps = builds_on(key, data)
             dep_cells = [nodes.Text(deps)] if isinstance(deps, str) else []
             for i, dep in enumerate(() if isinstance(deps, str) else deps):
                 if i:
                     dep_cells.append(nodes.Text(", "))
-                dep_cells.append(self._link(by_number[dep], str(dep)) if dep in by_number else nodes.Text(str(dep)))
+                dep_cells.append(doc_link(by_number[dep], str(dep)) if dep in by_number else nodes.Text(str(dep)))
             body += self._row([
-                self._link(docname, label),
+                doc_link(docname, label),
                 dep_cells or [nodes.Text("—")],
-                nodes.Text(str(info["exercises"])),
+                self._exercise_cell(info["exercises"], info["tiers"]),
                 nodes.Text(_hours(info["study_min"])),
                 nodes.Text(_hours(info["exercise_min"]) if info["exercises"] else "—"),
             ])
             total_study += info["study_min"]
             total_ex += info["exercise_min"]
+            for tier in TIERS:
+                total_tiers[tier] += info["tiers"][tier]
         if not chapters:
             body += self._row([nodes.Text("(no chapters yet)")] + [nodes.Text("")] * 4)
         else:
             body += self._row([
                 nodes.strong(text="Total"), nodes.Text(""),
-                nodes.Text(str(sum(info["exercises"] for _, _, info in chapters))),
+                self._exercise_cell(sum(info["exercises"] for _, _, info in chapters), total_tiers),
                 nodes.Text(_hours(total_study)), nodes.Text(_hours(total_ex)),
             ])
         return [table]
 
-    def _link(self, docname: str, text: str):
-        ref = addnodes.pending_xref(
-            "", refdomain="std", reftype="doc", reftarget="/" + docname, refexplicit=True, refwarn=True
-        )
-        ref += nodes.inline(text=text)
-        return ref
+    @staticmethod
+    def _exercise_cell(count: int, tiers: dict) -> list:
+        """"4", and under it "1 warm-up, 2 core, 1 challenge" when the exercises have tiers."""
+        cell = [nodes.Text(str(count))]
+        if tier_text(tiers):
+            cell += [nodes.Text(": "), nodes.inline(text=tier_text(tiers), classes=["exercise-tiers"])]
+        return cell
 
     @staticmethod
     def _row(cells):
@@ -541,6 +644,129 @@ def title_with_logo(app: Sphinx, config: Config) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 9. The header card of each chapter page
+
+
+def launch_links(config: Config, docname: str, suffix: str = ".ipynb") -> list[tuple[str, str]]:
+    """[("Binder", url), ("Colab", url)] for a chapter, as the theme's launch buttons build them;
+    empty when the launch buttons are off (the student edition) or the repository is not on GitHub."""
+    options = config.html_theme_options or {}
+    buttons = options.get("launch_buttons") or {}
+    match = re.match(r"https://github\.com/([^/]+)/([^/]+?)/?$", options.get("repository_url", "") or "")
+    if not buttons or not match:
+        return []
+    org, repo = match.groups()
+    branch = options.get("repository_branch") or "main"
+    prefix = options.get("path_to_docs", "").strip("/")
+    path = f"{prefix + '/' if prefix else ''}{docname}{suffix}"
+    ui = {"classic": "tree", "jupyterlab": "lab/tree"}.get(buttons.get("notebook_interface", "classic"), "tree")
+    links = []
+    if buttons.get("binderhub_url"):
+        links.append(("Binder", f"{buttons['binderhub_url'].strip('/')}/v2/gh/{org}/{repo}/{branch}?urlpath={ui}/{path}"))
+    if buttons.get("colab_url"):
+        links.append(("Colab", f"{buttons['colab_url'].strip('/')}/github/{org}/{repo}/blob/{branch}/{path}"))
+    return links
+
+
+def _inline_code(text: str) -> list:
+    """Text with `code` spans as literal nodes (the goals in book/chapters.yml use them)."""
+    out = []
+    for i, part in enumerate(re.split(r"`([^`]+)`", text)):
+        if part:
+            out.append(nodes.literal(text=part) if i % 2 else nodes.Text(part))
+    return out
+
+
+def _field(name: str, *content, classes=()) -> nodes.field:
+    field = nodes.field(classes=list(classes))
+    field += nodes.field_name(text=name)
+    body = nodes.field_body()
+    para = nodes.paragraph()
+    for node in content:
+        para += node
+    body += para
+    field += body
+    return field
+
+
+def chapter_card(app: Sphinx, doctree: nodes.document) -> None:
+    """Insert the header card after a chapter page's title: what the chapter builds on, its run
+    time, its exercises and learning goals, and where to run it (Binder, Colab)."""
+    env = app.env
+    docname = env.docname
+    key = chapter_key(docname)
+    path = Path(env.doc2path(docname))
+    if key is None or path.suffix != ".ipynb":
+        return
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None or not section.children or not isinstance(section[0], nodes.title):
+        return
+    for dependency in (CHAPTERS_DATA, CHAPTER_TIMES):
+        env.note_dependency(str(dependency))
+    data = load_chapter_data()
+    info = chapter_info(path)
+    chapters = {k: (d, i) for k, d, i in book_chapters(env)}
+
+    card = nodes.container(classes=["chapter-card"])
+    facts = nodes.field_list(classes=["chapter-card-facts"])
+    card += facts
+
+    deps = builds_on(key, data)
+    if isinstance(deps, str):
+        dep_nodes = [nodes.Text(deps)]
+    else:
+        dep_nodes = []
+        for dep in deps:
+            if dep_nodes:
+                dep_nodes.append(nodes.Text(", "))
+            if dep in chapters:
+                other, other_info = chapters[dep]
+                env.note_dependency(str(env.doc2path(other)))
+                dep_nodes.append(doc_link(other, f"{dep}. {other_info['title']}"))
+            else:
+                dep_nodes.append(nodes.Text(f"chapter {dep}"))
+    facts += _field("Builds on", *(dep_nodes or [nodes.Text("nothing but Python and NumPy")]))
+
+    seconds = load_chapter_times().get(path.stem)
+    if seconds is not None:
+        facts += _field("Runs in", nodes.Text(f"{run_time_text(seconds)} on one CPU core"))
+
+    if info["exercises"]:
+        count = f"{info['exercises']} exercise{'s' if info['exercises'] != 1 else ''}"
+        target = next((s for s in doctree.findall(nodes.section) if "exercises" in s["ids"]), None)
+        count_node = nodes.reference("", count, refid="exercises") if target is not None else nodes.Text(count)
+        detail = tier_text(info["tiers"])
+        text = f" ({detail}), about {_hours(info['exercise_min'])}" if detail else f", about {_hours(info['exercise_min'])}"
+        facts += _field("Exercises", count_node, nodes.Text(text))
+
+    links = launch_links(app.config, docname)
+    if links:
+        link_nodes = []
+        for name, url in links:
+            if link_nodes:
+                link_nodes.append(nodes.Text(" "))
+            link_nodes.append(nodes.reference("", name, refuri=url, classes=["chapter-card-launch"]))
+        facts += _field("Run it on", *link_nodes, classes=["chapter-card-run"])
+
+    goals = (data.get(key) or {}).get("goals") or []
+    if goals:
+        lead = nodes.paragraph(classes=["chapter-card-goals-lead"])
+        lead += nodes.strong(text="After this chapter you can")
+        card += lead
+        items = nodes.bullet_list(classes=["chapter-card-goals"])
+        for goal in goals:
+            item = nodes.list_item()
+            para = nodes.paragraph()
+            for node in _inline_code(str(goal)):
+                para += node
+            item += para
+            items += item
+        card += items
+
+    section.insert(1, card)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def setup(app: Sphinx) -> dict:
@@ -557,6 +783,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", overview_outdated)
     app.connect("env-purge-doc", overview_purge)
     app.connect("env-merge-info", overview_merge)
+    app.connect("doctree-read", chapter_card)
     app.connect("html-page-context", drop_thebe_scripts, priority=900)
     app.connect("build-finished", complete_root_redirect, priority=900)  # after sphinx-external-toc
     app.add_node(hidden_gated_solution)
