@@ -19,10 +19,18 @@ and loads it a second time in a phone-sized viewport, 390 px wide, to check that
   scroll sideways; wide content scrolls inside its own box);
 * the ☰ button opens the chapter list.
 
+A chapter page's header card (book/_ext/minigpt_book.py) must be visible. The landing page
+(the book's root page) gets checks of its own, at both widths (``check_landing``): the
+picture of the route through the book loads, has alt text and fits the screen; the three
+ways in (read, run, teach) lead to chapter 1, the setup page and the instructors' page, side
+by side at 1280 px and one above the other at 390 px; no console error. It can photograph
+the page at both widths (``landing_1280.png``, ``landing_390.png``).
+
 Used by tests/test_book.py, and on its own:
 
     .venv/bin/python tests/browser_check.py _build/html --screenshots /tmp/shots
     .venv/bin/python tests/browser_check.py _build/html --photograph notebooks/04_attention.html --screenshots book/screenshots
+    .venv/bin/python tests/browser_check.py _build/html --landing --screenshots book/screenshots
 
 Playwright's own browser download needs the network; this uses the system Chromium instead
 (``apt-get install chromium``), or the executable named by ``MINIGPT_CHROMIUM``.
@@ -125,6 +133,7 @@ class PageReport:
     sidebar_problems: list[str] = field(default_factory=list)
     phone_width: int | None = None  # document scrollWidth at 390 px
     phone_overflow: list[str] = field(default_factory=list)  # what sticks out, for the message
+    chapter_card: bool = False  # a visible header card under the title (chapter pages)
 
     def problems(self) -> list[str]:
         out = []
@@ -163,6 +172,8 @@ async () => {
     untypeset: math.filter(el => !el.querySelector("mjx-container")).length,
     images: imgs.map(img => [img.currentSrc || img.src, img.complete, img.naturalWidth]),
     solutions: document.querySelectorAll(".solution").length,
+    card: Array.from(document.querySelectorAll(".chapter-card")).some(
+      el => el.checkVisibility() && el.getBoundingClientRect().height > 20),
   };
 }
 """
@@ -423,6 +434,7 @@ def check_site(
                 report.images = len(state["images"])
                 report.broken_images = [src for src, complete, width in state["images"] if not complete or width == 0]
                 report.solutions = state["solutions"]
+                report.chapter_card = state["card"]
                 icon = _evaluate(page, _ICON_JS)
                 report.icon = icon["url"]
                 if not icon["ok"] and not report.icon_problem:
@@ -482,6 +494,127 @@ def photograph(site: str | Path, page: str, out_dir: str | Path) -> list[Path]:
     return written
 
 
+LANDING = "book/index.html"
+# the three ways in, by the page each leads to
+ENTRY_TARGETS = {
+    "Read": re.compile(r"/notebooks/01_[^/]*\.html$"),
+    "Run": re.compile(r"/book/setup\.html$"),
+    "Teach": re.compile(r"/book/instructors\.html$"),
+}
+
+MIN_TEXT_PX = 12  # the smallest text a figure may show, on a phone too
+
+
+def _smallest_svg_text(path: Path, rendered_width: float) -> float | None:
+    """The smallest font size (px on screen) in an SVG drawn ``rendered_width`` px wide."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return None
+    view_width = float(root.get("viewBox").split()[2]) if root.get("viewBox") else float(root.get("width", "0"))
+    sizes = [float(el.get("font-size")) for el in root.iter() if el.get("font-size")]
+    if not sizes or not view_width:
+        return None
+    return min(sizes) * rendered_width / view_width
+
+
+_LANDING_JS = """
+async () => {
+  const box = el => { const b = el.getBoundingClientRect(); return {top: b.top, left: b.left, right: b.right, width: b.width}; };
+  const img = document.querySelector("#fig-journey img");
+  if (img) { img.loading = "eager"; await img.decode().catch(() => null); }
+  const cards = Array.from(document.querySelectorAll(".entry-paths .sd-card")).map(card => {
+    const link = card.querySelector("a.sd-stretched-link") || card.querySelector("a");
+    const title = card.querySelector(".sd-card-title");
+    return {...box(card), href: link ? link.href : "", title: title ? title.textContent.trim() : ""};
+  });
+  return {
+    journey: img ? {...box(img), natural: img.naturalWidth, alt: img.alt || "", src: img.currentSrc || img.src} : null,
+    cards: cards,
+    viewport: document.documentElement.clientWidth,
+    width: document.documentElement.scrollWidth,
+  };
+}
+"""
+
+
+def check_landing(site: str | Path, screenshot_dir: str | Path | None = None, page: str = LANDING) -> list[str]:
+    """The landing page at 1280 and 390 px: what is wrong with it (an empty list if nothing).
+
+    With ``screenshot_dir``, full-page screenshots ``landing_1280.png`` and ``landing_390.png``
+    are written there."""
+    from playwright.sync_api import sync_playwright
+
+    site = Path(site).resolve()
+    if not (site / page).is_file():
+        return [f"no landing page {page}"]
+    shots = Path(screenshot_dir) if screenshot_dir else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with LocalServer(site) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            for viewport, is_phone in ((DESKTOP, False), (PHONE, True)):
+                width = viewport["width"]
+                context = browser.new_context(
+                    viewport=viewport, is_mobile=is_phone, has_touch=is_phone, device_scale_factor=1,
+                    service_workers="block",
+                )
+                tab = context.new_page()
+                errors: list[str] = []
+                tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                tab.on("pageerror", lambda e: errors.append(str(e)))
+                tab.goto(f"{server.url}/{page}", wait_until="load")
+                _evaluate(tab, "async () => { await document.fonts.ready; }")
+                state = _evaluate(tab, _LANDING_JS)
+                at = f"at {width} px"
+                problems += [f"console error {at}: {e}" for e in errors]
+                if state["width"] > state["viewport"] + 1:
+                    problems.append(f"page {state['width']} px wide in a {width} px viewport")
+                journey = state["journey"]
+                if journey is None:
+                    problems.append(f"no picture of the route through the book (#fig-journey img) {at}")
+                else:
+                    if not journey["natural"]:
+                        problems.append(f"the route picture did not load {at}")
+                    if len(journey["alt"]) < 40:
+                        problems.append(f"the route picture has no real alt text: {journey['alt']!r}")
+                    if journey["right"] > state["viewport"] + 1 or journey["left"] < 0:
+                        problems.append(f"the route picture sticks out of the screen {at}")
+                    if journey["width"] < min(0.8 * (state["viewport"] - 48), 600):
+                        problems.append(f"the route picture is only {journey['width']:.0f} px wide {at}")
+                    smallest = _smallest_svg_text(site / urlsplit(journey["src"]).path.lstrip("/"), journey["width"])
+                    if smallest is not None and smallest < MIN_TEXT_PX:
+                        problems.append(f"the route picture's smallest text is {smallest:.1f} px {at} (< {MIN_TEXT_PX})")
+                cards = {c["title"]: c for c in state["cards"]}
+                if sorted(cards) != sorted(ENTRY_TARGETS):
+                    problems.append(f"ways in {sorted(cards)}, expected {sorted(ENTRY_TARGETS)} {at}")
+                for title, target in ENTRY_TARGETS.items():
+                    card = cards.get(title)
+                    if card and not target.search(card["href"]):
+                        problems.append(f"'{title}' leads to {card['href']} {at}")
+                    if card and (card["left"] < 0 or card["right"] > state["viewport"] + 1):
+                        problems.append(f"'{title}' sticks out of the screen {at}")
+                tops = [cards[t]["top"] for t in ENTRY_TARGETS if t in cards]
+                if len(tops) == len(ENTRY_TARGETS):
+                    side_by_side = max(tops) - min(tops) < 2
+                    stacked = all(b > a + 20 for a, b in zip(tops, tops[1:]))
+                    if is_phone and not stacked:
+                        problems.append(f"the ways in are not one above the other {at}")
+                    if not is_phone and not side_by_side:
+                        problems.append(f"the ways in are not side by side {at}")
+                if shots:
+                    tab.wait_for_timeout(300)
+                    tab.screenshot(path=str(shots / f"landing_{width}.png"), full_page=True)
+                context.close()
+        finally:
+            browser.close()
+    return problems
+
+
 def _photograph_solution(page, path: Path) -> None:
     """Open the first folded solution on the page; photograph it with its exercise."""
     solution = page.locator(".solution").first
@@ -518,7 +651,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PAGE",
         help="only write chapter_1280.png and chapter_390_sidebar.png of PAGE into --screenshots",
     )
+    parser.add_argument("--landing", action="store_true",
+                        help="only check the landing page (and photograph it into --screenshots)")
     args = parser.parse_args(argv)
+    if args.landing:
+        problems = check_landing(args.site, args.screenshots)
+        for p in problems:
+            print(f"BAD {p}")
+        print("landing page ok" if not problems else f"landing page: {len(problems)} problems")
+        return 1 if problems else 0
     if args.photograph:
         if not args.screenshots:
             parser.error("--photograph needs --screenshots DIR")

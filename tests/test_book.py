@@ -28,6 +28,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
+LANDING = "book/index"  # the book's root page (_toc.yml)
 BUILD_TIMEOUT_S = 300
 PART_ONE = [f"{n:02d}" for n in range(1, 9)]
 
@@ -126,6 +127,24 @@ def _solution_phrases(nb_path: Path) -> list[str]:
             if candidates:
                 phrases.append(max(candidates, key=len))
     return phrases
+
+
+def _book_extension():
+    """book/_ext/minigpt_book.py, imported (its card and exercise-tier helpers)."""
+    sys.path.insert(0, str(REPO / "book" / "_ext"))
+    try:
+        import minigpt_book
+    finally:
+        sys.path.pop(0)
+    return minigpt_book
+
+
+_CARD = re.compile(r'<div class="chapter-card docutils container">(.*?)</div>', re.DOTALL)
+
+
+def _card(page_html: str) -> str | None:
+    match = _CARD.search(page_html)
+    return match.group(1) if match else None
 
 
 def _page_text(page_html: str) -> str:
@@ -267,6 +286,7 @@ def test_every_page_in_a_browser(editions, tmp_path):
         if report.math_elements:
             assert report.mathjax_containers >= report.math_elements
     assert by_page["book/preface.html"].images >= 1  # the pipeline figure
+    assert by_page[f"{LANDING}.html"].images >= 1  # the route through the book
     assert by_page["book/notation.html"].mathjax_containers > 20
     # the new checks ran where they should: every page of the table of contents has the chapter
     # list and its ☰ button (tried at 1280 and 390 px), was measured on a phone, and had its
@@ -275,7 +295,24 @@ def test_every_page_in_a_browser(editions, tmp_path):
         report = by_page[f"{d}.html"]
         assert report.sidebar_checked, f"{d}: no primary sidebar to try the ☰ button on"
         assert report.phone_width is not None and report.icon, d
+    for nb in _chapters():
+        assert by_page[nb.relative_to(REPO).with_suffix(".html").as_posix()].chapter_card, f"{nb.name}: no visible header card"
     print(f"browser check: {len(reports)} pages in {elapsed:.1f} s")
+
+
+def test_landing_page_in_a_browser(editions, tmp_path):
+    """The landing page at 1280 and 390 px: the route picture loads and fits, the three ways in
+    lead to chapter 1, setup and the instructors' page, no console error; it is photographed."""
+    site = editions["instructor"].site
+    problems = browser_check.check_landing(site, screenshot_dir=tmp_path)
+    assert not problems, "\n".join(problems)
+    import struct
+
+    for width in (1280, 390):
+        png = (tmp_path / f"landing_{width}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        shot_width, shot_height = struct.unpack(">II", png[16:24])
+        assert shot_width == width and shot_height > 800, (width, shot_width, shot_height)
 
 
 @pytest.mark.parametrize("name", ["instructor", "student"])
@@ -310,6 +347,188 @@ def test_student_edition_text_fits_the_student_edition(editions):
         text = _page_text(editions["student"].page(docname))
         assert "rocket" not in text.lower(), f"{docname}: the student edition has no rocket button"
         assert "folded under each exercise" not in text or docname == "book/instructors", docname
+
+
+@pytest.mark.parametrize("name", ["instructor", "student"])
+def test_landing_page(editions, name):
+    """The root page is the landing page: the route through the book, the three ways in (chapter
+    1, setup, instructors), how to cite the book and its licence; the site's index leads to it."""
+    edition = editions[name]
+    assert _toc_docnames()[0] == LANDING
+    index = (edition.site / "index.html").read_text(encoding="utf-8")
+    assert f'url={LANDING}.html"' in index, index[:300]
+    page = edition.page(LANDING)
+    journey = re.search(r'<img\b[^>]*src="[^"]*journey\.svg"[^>]*>', page)
+    assert journey, "no picture of the route through the book"
+    alt = re.search(r'alt="([^"]*)"', journey.group(0))
+    assert alt and "tokenizer" in alt.group(1) and "GRPO" in alt.group(1)
+    assert "dark-light" in journey.group(0)  # not given a white box and dimmed in dark mode
+    chapter_one = next(p for p in _chapters() if p.name.startswith("01_"))
+    links = set(re.findall(r'<a\b[^>]*href="([^"#]+)', page))
+    for target in (f"../notebooks/{chapter_one.stem}.html", "setup.html", "instructors.html"):
+        assert target in links, f"{name} landing page: no link to {target}"
+    cards = re.findall(r'class="sd-card[^"]*entry-path', page)
+    assert len(cards) == 3, "the three ways in: read, run, teach"
+    # the BibTeX entry (highlighted: one element per token, so the tags are dropped, not spaced)
+    code = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", page)))
+    assert "@book{minigpt2026," in code and "{{The minigpt authors}}" in code and "year = {2026}" in code
+    text = _page_text(page)
+    assert "MIT licence" in text and "pyproject.toml" in text
+    svg = (REPO / "book" / "_static" / "journey.svg").read_text(encoding="utf-8")
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    assert root.get("viewBox") and root.get("role") == "img"
+    labels = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    for stop in ("tokenizer", "attention", "pre-training", "SFT", "PPO", "DPO", "evaluation", "GRPO"):
+        assert stop in labels, stop
+    assert [t for t in labels.split() if t.isdigit()] == [str(n) for n in range(1, 15)]
+
+
+@pytest.mark.parametrize("name", ["instructor", "student"])
+def test_every_chapter_has_its_header_card(editions, name):
+    """Right under each chapter's title: what it builds on (linked), its run time when measured,
+    its exercises, its learning goals (book/chapters.yml), and in the instructor edition the
+    Binder and Colab links (the student edition has no launch links at all)."""
+    ext = _book_extension()
+    data = ext.load_chapter_data()
+    times = ext.load_chapter_times()
+    chapter_docs = {ext.chapter_key(p.relative_to(REPO).with_suffix("").as_posix()): p for p in _chapters()}
+    for nb in _chapters():
+        doc = nb.relative_to(REPO).with_suffix("").as_posix()
+        key = ext.chapter_key(doc)
+        page = editions[name].page(doc)
+        assert re.search(r'</h1>\s*<div class="chapter-card', page), f"{doc}: no header card right after the title"
+        card = _card(page)
+        assert card, doc
+        assert "Builds on" in card
+        deps = ext.builds_on(key, data)
+        for dep in () if isinstance(deps, str) else deps:
+            if dep in chapter_docs:
+                assert f'href="{chapter_docs[dep].stem}.html"' in card, f"{doc}: no link to chapter {dep}"
+        info = ext.chapter_info(nb)
+        if info["exercises"]:
+            assert f">{info['exercises']} exercise" in card, doc
+        assert ("on one CPU core" in card) is (nb.stem in times), doc
+        goals = (data.get(key) or {}).get("goals") or []
+        assert card.count("<li>") == len(goals), doc
+        binder = f"mybinder.org/v2/gh/minigpt-book/minigpt/main?urlpath=tree/notebooks/{nb.name}"
+        colab = f"colab.research.google.com/github/minigpt-book/minigpt/blob/main/notebooks/{nb.name}"
+        if name == "instructor":
+            assert binder in card and colab in card, doc
+        else:
+            assert "mybinder" not in card and "colab" not in card, doc
+    # chapters 1-8 and the appendix have goals written for them
+    for key in list(range(1, 9)) + ["appendix"]:
+        assert 2 <= len(data[key]["goals"]) <= 4, key
+
+
+def test_exercise_tiers_and_estimates_are_read():
+    ext = _book_extension()
+    md = (":::{exercise} Pick a size (~20-30 min)\n:label: ex-a\n:class: challenge\nText.\n:::\n\n"
+          ":::{exercise}\n:label: ex-b\n:class: warm-up\n:::\n\n"
+          "```{exercise-start} Gated (~1 h)\n:label: ex-c\n:class: dropdown core\n```\n"
+          ":::{exercise} No tier (~5 min)\nText.\n:::\n")
+    assert ext.parse_exercises(md) == [
+        {"tier": "challenge", "minutes": 25.0},
+        {"tier": "warm-up", "minutes": None},
+        {"tier": "core", "minutes": 60.0},
+        {"tier": None, "minutes": 5.0},
+    ]
+    assert ext.exercise_estimate("Why (not) this? (~10 min)") == 10
+    assert ext.exercise_estimate("Sizes (10 layers)") is None
+    assert ext.tier_text({"warm-up": 1, "core": 0, "challenge": 2}) == "1 warm-up, 2 challenge"
+    assert [ext.run_time_text(s) for s in (4, 19, 57, 156)] == ["about 10 s", "about 20 s", "about 1 min", "about 3 min"]
+
+
+def test_tiers_reach_the_card_the_overview_and_the_badges(tmp_path):
+    """A small book with one tiered chapter: its card and the instructors' table count the
+    exercises by tier and add up their estimates (15 min for one without), and each exercise
+    carries its tier as a class, which book/_static/minigpt.css turns into a badge."""
+    book = tmp_path / "mini"
+    (book / "notebooks").mkdir(parents=True)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/01_tiny\n")
+    (book / "intro.md").write_text("# Intro\n\n```{chapter-overview}\n```\n")
+    md = ("# 1. Tiny\n\nText.\n\n## Exercises\n\n"
+          ":::{exercise} Warm (~5 min)\n:label: ex-w\n:class: warm-up\nW.\n:::\n\n"
+          ":::{exercise} Core (~40 min)\n:label: ex-c\n:class: core\nC.\n:::\n\n"
+          ":::{exercise}\n:label: ex-h\n:class: challenge\nH.\n:::\n")
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": md},
+                    {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "print(1)",
+                     "outputs": [{"name": "stdout", "output_type": "stream", "text": "1\n"}]}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (book / "notebooks" / "01_tiny.ipynb").write_text(json.dumps(nb))
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config["sphinx"]["local_extensions"] = {"minigpt_book": str(REPO / "book" / "_ext")}
+    config["bibtex_bibfiles"] = [str(REPO / "book" / "references.bib")]
+    config["logo"] = str(REPO / config["logo"])
+    config["html"]["favicon"] = str(REPO / config["html"]["favicon"])
+    sphinx_config = config["sphinx"]["config"]
+    sphinx_config["html_static_path"] = [str(REPO / path) for path in sphinx_config["html_static_path"]]
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    proc = _build(book, tmp_path / "out", config="_config.yml")
+    assert proc.wait(timeout=BUILD_TIMEOUT_S) == 0, (tmp_path / "out" / "build.log").read_text()[-4000:]
+    site = tmp_path / "out" / "_build" / "html"
+    page = (site / "notebooks" / "01_tiny.html").read_text()
+    card = _card(page)
+    assert card and "3 exercises" in card and "(1 warm-up, 1 core, 1 challenge), about 1 h" in card  # 5+40+15 min
+    assert "Builds on" in card and "nothing but Python and NumPy" in card
+    for tier in ("warm-up", "core", "challenge"):
+        assert re.search(rf'<div class="exercise {tier} admonition"', page), tier
+    overview = _page_text((site / "intro.html").read_text())
+    assert "3: 1 warm-up, 1 core, 1 challenge" in overview
+    css = (REPO / "book" / "_static" / "minigpt.css").read_text()
+    for tier in ("warm-up", "core", "challenge"):
+        assert re.search(rf'div\.exercise\.{tier} > \.admonition-title > \.caption-number::after \{{\s*content: "{tier}"', css)
+
+
+def _requirements(path: Path) -> list[str]:
+    """The requirement lines of a pip requirements file, with the files it includes (-r) read
+    in place (relative to the including file, as pip does)."""
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith(("-r ", "--requirement ")):
+            lines += _requirements(path.parent / line.split(None, 1)[1])
+        elif line:
+            lines.append(line)
+    return lines
+
+
+def test_binder_environment_is_the_chapter_requirements_and_the_package():
+    """binder/ (which repo2docker reads instead of the root's files) installs exactly
+    requirements-chapters.txt and the package, listing no package of its own that could drift."""
+    binder = REPO / "binder"
+    chapters = _requirements(REPO / "requirements-chapters.txt")
+    assert chapters and "-e ." not in chapters
+    assert sorted(_requirements(binder / "requirements.txt")) == sorted(chapters + ["-e ."])
+    own = [line.split("#", 1)[0].strip() for line in (binder / "requirements.txt").read_text().splitlines()]
+    assert [line for line in own if line] == ["-r ../requirements-chapters.txt", "-e ."]
+    # the book and test tools stay out
+    for tool in ("jupyter-book", "pytest", "playwright", "nbval", "sphinx-exercise"):
+        assert not any(line.startswith(tool) for line in chapters), tool
+    assert (binder / "runtime.txt").read_text().strip() == "python-3.11"
+    start = binder / "start"
+    assert os.access(start, os.X_OK)
+    text = start.read_text()
+    assert "export OPENBLAS_NUM_THREADS=1" in text and text.rstrip().endswith('exec "$@"')
+
+
+def test_execute_notebooks_records_run_times(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import execute_notebooks
+    finally:
+        sys.path.pop(0)
+    times = tmp_path / "chapter_times.json"
+    execute_notebooks.record_time("02_bigram", 12.345, times)
+    execute_notebooks.record_time("01_tokenization", 19.0, times)
+    execute_notebooks.record_time("02_bigram", 14.06, times)
+    assert times.read_text() == '{\n  "01_tokenization": 19.0,\n  "02_bigram": 14.1\n}\n'
+    recorded = json.loads((REPO / "book" / "chapter_times.json").read_text())
+    stems = {p.stem for p in _chapters()}
+    assert set(recorded) <= stems and all(isinstance(v, (int, float)) and v > 0 for v in recorded.values())
 
 
 def test_strip_solutions_script(tmp_path):
