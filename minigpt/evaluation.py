@@ -132,8 +132,8 @@ def kl_to_reference(policy, reference, tokenizer, examples: Sequence[Example], r
 
 def evaluate_policy(model, tokenizer, examples: Sequence[Example], temperature: float = 0.0, samples: int = 1,
                     max_new_tokens: int = 40, seed=0, reference=None) -> dict:
-    """Verify a model's replies: ``{"scores": (N, samples) array, "replies", "accuracy", "se",
-    "by_family", "reply_chars"}``, accuracy and se clustered by prompt (``mean_and_se``).
+    """Verify a model's replies: ``{"scores": (N, samples) array, "replies" (texts), "reply_ids",
+    "accuracy", "se", "by_family", "reply_chars"}``, accuracy and se clustered by prompt (``mean_and_se``).
 
     With ``reference`` (and ``temperature`` 1) it also measures ``"kl"``, the mean of
     ``kl_to_reference`` over the sampled replies, and ``"kl_se"``."""
@@ -141,13 +141,14 @@ def evaluate_policy(model, tokenizer, examples: Sequence[Example], temperature: 
     replies = [[text for text, _, _ in r] for r in drawn]
     scores = np.array([verify_all([e] * len(r), r) for e, r in zip(examples, replies)])   # (N, samples)
     summary = mean_and_se(scores)
-    out = {"scores": scores, "replies": replies, "accuracy": summary["accuracy"], "se": summary["se"],
+    out = {"scores": scores, "replies": replies, "reply_ids": [[i for _, _, i in r] for r in drawn],
+           "accuracy": summary["accuracy"], "se": summary["se"],
            "by_family": accuracy_by_family(examples, scores),
            "reply_chars": float(np.mean([len(t) for r in replies for t in r]))}
     if reference is not None:
         if temperature != 1.0:
             raise ValueError("the KL estimate needs replies sampled from the policy itself: use temperature=1")
-        kl = mean_and_se(kl_to_reference(model, reference, tokenizer, examples, [[i for _, _, i in r] for r in drawn]))
+        kl = mean_and_se(kl_to_reference(model, reference, tokenizer, examples, out["reply_ids"]))
         out["kl"], out["kl_se"] = kl["accuracy"], kl["se"]
     return out
 

@@ -65,16 +65,17 @@ class PreferenceGroup:
         return np.where(self.label == 1, self.b, self.a)
 
 
-def other_question_replies(examples: Sequence[Example], seed=0) -> list[str]:
+def other_question_replies(examples: Sequence[Example], seed=0, pool: Sequence[Example] | None = None) -> list[str]:
     """For each question, the reference reply of another question of the same family whose
-    value differs: a well-formed reply that is wrong *for this question*. (N,) texts."""
+    value differs, drawn from ``pool`` (default: ``examples`` themselves): a well-formed reply
+    that is wrong *for this question*. (N,) texts."""
     rng = as_generator(seed)
     by_family: dict[str, list[Example]] = {}
-    for e in examples:
+    for e in examples if pool is None else pool:
         by_family.setdefault(e.family, []).append(e)
     out = []
     for e in examples:
-        others = [o for o in by_family[e.family] if o.value != e.value]
+        others = [o for o in by_family.get(e.family, []) if o.value != e.value]
         if not others:
             raise ValueError(f"family {e.family!r} has no two questions with different values; "
                              "give other_question_replies more examples of it")
@@ -83,16 +84,18 @@ def other_question_replies(examples: Sequence[Example], seed=0) -> list[str]:
 
 
 def preference_groups(model, tokenizer, examples: Sequence[Example], labeller: BiasedLabeller, samples: int = 2,
-                      max_new_tokens: int = 40, seed=0) -> list[PreferenceGroup]:
+                      max_new_tokens: int = 40, seed=0, pool: Sequence[Example] | None = None
+                      ) -> list[PreferenceGroup]:
     """A ``PreferenceGroup`` per question: ``samples`` replies of ``model`` (temperature 1),
-    the reference reply and another question's reply, every pair labelled by ``labeller``.
+    the reference reply and another question's reply (from ``pool``, default ``examples``),
+    every pair labelled by ``labeller``.
 
     The random draws (samples, the other question, the labels' noise) come from ``seed`` and
     the labeller's own stream, so the same arguments give the same groups.
     """
     rng = as_generator(seed)
     sampled = sample_replies(model, tokenizer, [e.question for e in examples], samples, max_new_tokens, seed=rng)
-    others = other_question_replies(examples, seed=rng)
+    others = other_question_replies(examples, seed=rng, pool=pool)
     groups = []
     for e, drawn, other in zip(examples, sampled, others):
         replies = [text for text, _, _ in drawn] + [e.answer, other]

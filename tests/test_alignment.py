@@ -1,0 +1,87 @@
+"""The Part II run (minigpt/alignment.py): every stage on the shipped base model at the quick
+sizes, the report's schema, selection on dev, streams, and a config that round-trips."""
+
+import json
+
+import numpy as np
+import pytest
+
+from minigpt import reference
+from minigpt.alignment import STREAMS, AlignmentConfig, run_alignment, stream, task_data
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("align")
+    report = run_alignment(reference.load_stage("pretrain"), out, AlignmentConfig.quick(), log=lambda *a: None)
+    return out, report
+
+
+def test_every_stage_runs_and_the_report_is_on_disk(quick_run):
+    out, report = quick_run
+    assert report["completed_stages"] == ["sft", "reward_model", "best_of_n", "ppo", "dpo", "grpo", "grpo_rm", "test"]
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report, default=float))
+    for name in ("sft", "reward_model", "ppo", "dpo", "grpo", "grpo_rm"):
+        assert (out / "checkpoints" / f"{name}.npz").is_file()
+    assert set(report["timings_seconds"]) == set(report["completed_stages"]) | {"total"}
+
+
+def test_the_test_section_has_every_stage_at_both_decodings_paired_against_sft(quick_run):
+    _, report = quick_run
+    test = report["test"]
+    assert set(test["stages"]) == {"sft", "ppo", "dpo", "grpo", "grpo_rm"}
+    for stage in test["stages"].values():
+        for decoding in ("greedy", "temperature_1"):
+            assert 0.0 <= stage[decoding]["accuracy"] <= 1.0 and stage[decoding]["se"] >= 0.0
+        assert np.isfinite(stage["kl"])
+    assert test["stages"]["sft"]["kl"] == pytest.approx(0.0, abs=1e-6)      # SFT against itself
+    assert set(test["paired_vs_sft"]) == {"ppo", "dpo", "grpo", "grpo_rm"}
+    assert set(test["baselines"]) == {"constant", "echo", "commonest_per_family"}
+    assert all(b["accuracy"] <= 0.2 for b in test["baselines"].values())
+
+
+def test_choices_are_made_on_dev_and_recorded(quick_run):
+    _, report = quick_run
+    sft = report["sft"]
+    assert [t["learning_rate"] for t in sft["tried"]] == [2e-4, 5e-4]
+    best = max(sft["tried"], key=lambda t: t["dev_accuracy"])
+    assert sft["learning_rate"] == best["learning_rate"]
+    assert report["selection"]["sft_learning_rate"]["on"] == "dev greedy accuracy"
+    assert report["selection"]["dpo_learning_rate"]["chosen"] in (1e-5, 5e-5)
+
+
+def test_curves_are_measured_on_schedule(quick_run):
+    _, report = quick_run
+    assert [c["iteration"] for c in report["ppo"]["curve"]] == [0, 1, 2]
+    assert all({"gold", "proxy", "kl", "greedy"} <= set(c) for c in report["ppo"]["curve"])
+    assert report["best_of_n"]["n"] == [1, 2, 4]
+    assert [c["questions"] for c in report["reward_model"]["by_data_size"]] == [10, 30]
+
+
+def test_splits_do_not_share_expressions():
+    data = task_data(AlignmentConfig.quick())
+    exprs = {name: {e.expr for e in examples} for name, examples in data.items()}
+    assert not exprs["train"] & exprs["dev"] and not exprs["train"] & exprs["test"] and not exprs["dev"] & exprs["test"]
+
+
+def test_streams_are_named_distinct_and_reproducible():
+    assert len(set(STREAMS.values())) == len(STREAMS)
+    assert stream(0, "ppo").integers(1 << 30) == stream(0, "ppo").integers(1 << 30)
+    assert stream(0, "ppo").integers(1 << 30) != stream(0, "dpo").integers(1 << 30)
+    assert stream(0, "ppo").integers(1 << 30) != stream(1, "ppo").integers(1 << 30)
+
+
+def test_config_round_trips_through_json():
+    config = AlignmentConfig.quick()
+    back = AlignmentConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert back == config
+    with pytest.raises(ValueError):
+        AlignmentConfig.from_dict({**config.to_dict(), "no_such_field": 1})
+
+
+def test_an_existing_run_is_not_overwritten(quick_run):
+    out, _ = quick_run
+    before = (out / "report.json").read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        run_alignment(reference.load_stage("pretrain"), out, AlignmentConfig.quick())
+    assert (out / "report.json").read_bytes() == before
