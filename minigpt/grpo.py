@@ -117,8 +117,9 @@ class GRPOTrainer:
                                  self.rng, cfg.temperature)
         rewards = np.asarray(self.reward_fn(rows, rollout), dtype=np.float64)
         advantages = group_advantages(rewards, cfg.group_size, cfg.scale_advantages)
-        old_logp, _, _ = action_logprobs(self.policy, rollout.idx)
-        ref_logp, _, _ = action_logprobs(self.reference, rollout.idx)
+        T = cfg.temperature   # the policy optimised is the model at the temperature it samples at
+        old_logp, _, _ = action_logprobs(self.policy, rollout.idx, temperature=T)
+        ref_logp, _, _ = action_logprobs(self.reference, rollout.idx, temperature=T)
         token_advantages = advantages[:, None] * rollout.action_mask      # (B, T-1)
 
         stats = {"policy_loss": [], "kl": [], "clip_fraction": []}
@@ -127,12 +128,12 @@ class GRPOTrainer:
             order = self.rng.permutation(n)
             for start in range(0, n, cfg.minibatch_size):
                 mb = order[start:start + cfg.minibatch_size]
-                T = int(rollout.last[mb].max()) + 1                           # trim shared padding
-                idx, mask = rollout.idx[mb, :T], rollout.action_mask[mb, :T - 1]
-                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True)
-                loss, s, cache = policy_loss_forward(logp, old_logp[mb, :T - 1], token_advantages[mb, :T - 1],
-                                                     mask, cfg.clip_range)
-                kl, kl_cache = kl_penalty_forward(logp, ref_logp[mb, :T - 1], mask)
+                n_pos = int(rollout.last[mb].max()) + 1                       # trim shared padding
+                idx, mask = rollout.idx[mb, :n_pos], rollout.action_mask[mb, :n_pos - 1]
+                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True, temperature=T)
+                loss, s, cache = policy_loss_forward(logp, old_logp[mb, :n_pos - 1],
+                                                     token_advantages[mb, :n_pos - 1], mask, cfg.clip_range)
+                kl, kl_cache = kl_penalty_forward(logp, ref_logp[mb, :n_pos - 1], mask)
                 dlogp = policy_loss_backward(cache) + cfg.beta * kl_penalty_backward(kl_cache)
                 grads = self.policy.backward(action_logprobs_backward(dlogp.astype(logp.dtype), lp_cache))
                 clip_grad_norm(grads, cfg.grad_clip)

@@ -193,22 +193,28 @@ def pack_rollout(prompts, answers, end_id):
     return Rollout(idx, action_mask, last, ended, np.array([len(p) for p in prompts]))
 
 
-def action_logprobs(model, idx, keep_cache=False):
-    """log pi(idx[:, t+1] | idx[:, :t+1]) for every t: (B, T-1), and the entropy there."""
+def action_logprobs(model, idx, keep_cache=False, temperature: float = 1.0):
+    """log pi(idx[:, t+1] | idx[:, :t+1]) for every t: (B, T-1), and the entropy there.
+
+    ``temperature`` T scores the tokens under the model at that temperature (logits / T), the
+    policy that GRPO optimises when it samples at T."""
     logits, _ = model.forward(idx)
-    logp, cache = L.token_logprobs_forward(logits[:, :-1], idx[:, 1:])
-    entropy = entropy_of_logits(logits[:, :-1])
+    scaled = logits[:, :-1] if temperature == 1.0 else logits[:, :-1] / temperature
+    logp, cache = L.token_logprobs_forward(scaled, idx[:, 1:])
+    entropy = entropy_of_logits(scaled)
     if not keep_cache:
         model.release()
-    return logp, entropy, (cache, logits.shape)
+    return logp, entropy, (cache, logits.shape, temperature)
 
 
 def action_logprobs_backward(dlogp, cache):
     """dlogp: (B, T-1), the gradient of a loss with respect to ``action_logprobs``' logp
     -> dlogits (B, T, V) for ``model.backward`` (the last position predicts nothing)."""
-    lp_cache, shape = cache
+    lp_cache, shape, temperature = cache
     dlogits = np.zeros(shape, dtype=dlogp.dtype)
     dlogits[:, :-1] = L.token_logprobs_backward(dlogp, lp_cache)
+    if temperature != 1.0:
+        dlogits /= temperature
     return dlogits
 
 

@@ -112,3 +112,29 @@ def test_train_ppo_runs_on_the_assistant_task_and_evaluates_on_schedule():
     assert any(not np.array_equal(before[k], policy.params[k]) for k in before)
     with pytest.raises(ValueError, match="rollout_size"):
         train_ppo(policy, reference, reward_model, value_model, tokenizer, examples[:3], config)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_action_logprobs_backward_matches_finite_differences_at_a_temperature(temperature):
+    """d(sum w * logp)/dlogits through the 1/T scaling, against finite differences in float64."""
+    from minigpt.ppo import action_logprobs, action_logprobs_backward
+    from tiny_models import tiny_model
+
+    model = tiny_model(3)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 9, (2, 5))
+    weights = rng.normal(size=(2, 4))
+    logits, _ = model.forward(idx)
+    model.release()
+
+    def loss_of(logits_):
+        import minigpt.layers as L
+        scaled = logits_[:, :-1] / temperature
+        logp, _ = L.token_logprobs_forward(scaled, idx[:, 1:])
+        return float((weights * logp).sum())
+
+    logp, _, cache = action_logprobs(model, idx, temperature=temperature)
+    assert float((weights * logp).sum()) == pytest.approx(loss_of(logits))
+    analytic = action_logprobs_backward(weights, cache)
+    numeric = numerical_gradient(lambda: loss_of(logits), logits)
+    assert relative_error(analytic, numeric) < 1e-6

@@ -31,7 +31,29 @@ p.add_argument("--beta", type=float, default=0.04)
 p.add_argument("--eval-every", type=int, default=25)
 p.add_argument("--epochs", type=int, default=1)
 p.add_argument("--minibatch", type=int, default=64)
+p.add_argument("--format", default="result", choices=["result", "restate"])
+p.add_argument("--temperature", type=float, default=1.0)
 args = p.parse_args()
+
+if args.format == "restate":
+    # an experiment: the reply restates the expression before its value ("`17 // 5` evaluates to 3.")
+    from minigpt import sessions
+    _EVAL = "` evaluates to "
+
+    def _read(text):
+        text = text.strip()
+        if not (text.startswith("`") and _EVAL in text and text.endswith(".")):
+            return sessions.MALFORMED
+        return sessions.parse_answer(text[text.index(_EVAL) + len(_EVAL):-1])
+
+    _orig_make = assistant.make_examples
+
+    def _make(expressions, seed=0, phrasings=1):
+        return [assistant.Example(e.question, f"`{e.expr}{_EVAL}{e.value}.", e.expr, e.family, e.value)
+                for e in _orig_make(expressions, seed, phrasings)]
+
+    assistant.make_examples = _make
+    assistant.read_answer = _read
 
 t0 = time.time()
 base = reference.load_stage("pretrain")
@@ -71,7 +93,8 @@ if args.grpo_its:
     policy = load_checkpoint(args.sft_cache)["model"] if args.sft_cache else sft
     ref = load_checkpoint(args.sft_cache)["model"] if args.sft_cache else None
     cfg = GRPOConfig(iterations=args.grpo_its, prompts_per_step=args.prompts, group_size=args.group,
-                     learning_rate=args.grpo_lr, beta=args.beta, minibatch_size=args.minibatch, epochs=args.epochs)
+                     learning_rate=args.grpo_lr, beta=args.beta, minibatch_size=args.minibatch, epochs=args.epochs,
+                     temperature=args.temperature)
     evals = []
 
     def evaluate(it):
