@@ -584,7 +584,7 @@ def check_landing(site: str | Path, screenshot_dir: str | Path | None = None, pa
                         problems.append(f"the route picture has no real alt text: {journey['alt']!r}")
                     if journey["right"] > state["viewport"] + 1 or journey["left"] < 0:
                         problems.append(f"the route picture sticks out of the screen {at}")
-                    if journey["width"] < min(0.8 * (state["viewport"] - 48), 600):
+                    if journey["width"] < min(0.8 * (state["viewport"] - 48), 520):
                         problems.append(f"the route picture is only {journey['width']:.0f} px wide {at}")
                     smallest = _smallest_svg_text(site / urlsplit(journey["src"]).path.lstrip("/"), journey["width"])
                     if smallest is not None and smallest < MIN_TEXT_PX:

@@ -438,7 +438,7 @@ def test_exercise_tiers_and_estimates_are_read():
     assert ext.exercise_estimate("Why (not) this? (~10 min)") == 10
     assert ext.exercise_estimate("Sizes (10 layers)") is None
     assert ext.tier_text({"warm-up": 1, "core": 0, "challenge": 2}) == "1 warm-up, 2 challenge"
-    assert [ext.run_time_text(s) for s in (4, 19, 57, 156)] == ["about 10 s", "about 20 s", "about 1 min", "about 3 min"]
+    assert [ext.run_time_text(s) for s in (4, 19, 57, 156)] == ["about 10\u00a0s", "about 20\u00a0s", "about 1\u00a0min", "about 3\u00a0min"]
 
 
 def test_tiers_reach_the_card_the_overview_and_the_badges(tmp_path):
@@ -472,7 +472,7 @@ def test_tiers_reach_the_card_the_overview_and_the_badges(tmp_path):
     site = tmp_path / "out" / "_build" / "html"
     page = (site / "notebooks" / "01_tiny.html").read_text()
     card = _card(page)
-    assert card and "3 exercises" in card and "(1 warm-up, 1 core, 1 challenge), about 1 h" in card  # 5+40+15 min
+    assert card and "3 exercises" in card and "(1 warm-up, 1 core, 1 challenge), about 1\u00a0h" in card  # 5+40+15 min
     assert "Builds on" in card and "nothing but Python and NumPy" in card
     for tier in ("warm-up", "core", "challenge"):
         assert re.search(rf'<div class="exercise {tier} admonition"', page), tier

@@ -474,15 +474,15 @@ def book_chapters(env) -> list[tuple]:
 def run_time_text(seconds: float) -> str:
     """"about 20 s" or "about 3 min": a measured wall time, rounded as a reader needs it."""
     if seconds < 55:
-        return f"about {max(10, round(seconds / 10) * 10)} s"
-    return f"about {round(seconds / 60)} min"
+        return f"about {max(10, round(seconds / 10) * 10)}\u00a0s"  # no-break spaces
+    return f"about {round(seconds / 60)}\u00a0min"
 
 
 def _hours(minutes: float) -> str:
     quarters = max(1, round(minutes / 15))
     whole, rest = divmod(quarters, 4)
     frac = ["", "¼", "½", "¾"][rest]
-    return f"{whole or ''}{frac} h" if whole or frac else "¼ h"
+    return f"{whole or ''}{frac}\u00a0h"  # a no-break space: "2½ h" never splits
 
 
 def tier_text(tiers: dict) -> str:
