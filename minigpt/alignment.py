@@ -100,6 +100,7 @@ class AlignmentConfig:
     # final evaluation: test questions at greedy and `eval_samples` replies at temperature 1
     eval_samples: int = 4
     tax_tokens: int = 40_000           # held-out pre-training tokens for the alignment tax
+    tax_docs_fraction: float = 0.05    # the base model's corpus mix (its report's docs_fraction)
 
     @classmethod
     def quick(cls) -> "AlignmentConfig":
@@ -338,8 +339,21 @@ def stage_test(policies: dict, sft, tokenizer, data: dict, config: AlignmentConf
 # ------------------------------------------------------------------------------ the run
 
 
-def run_alignment(base_checkpoint: dict, out, config: AlignmentConfig | None = None, *, tax_ids=None,
-                  progress=False, log=print, overwrite=False) -> dict:
+def heldout_pretraining_ids(tokenizer, config: AlignmentConfig) -> np.ndarray:
+    """The first ``config.tax_tokens`` tokens of the pre-training corpus's validation text
+    (documentation and interpreter sessions no model was trained on): the alignment tax is
+    how much each stage's loss on them rises above the base model's."""
+    from .sessions import python_corpus
+
+    _, val_text = python_corpus(docs_fraction=config.tax_docs_fraction, train_chars=1000)
+    ids = tokenizer.encode(val_text[: config.tax_tokens * 4])     # ~1.6 characters per token: plenty
+    if len(ids) < config.tax_tokens:
+        raise ValueError(f"the validation text has {len(ids)} tokens, fewer than tax_tokens={config.tax_tokens}")
+    return np.array(ids[: config.tax_tokens], dtype=np.int64)
+
+
+def run_alignment(base_checkpoint: dict, out, config: AlignmentConfig | None = None, *, progress=False, log=print,
+                  overwrite=False) -> dict:
     """Every stage in order from the base model (``load_checkpoint``'s dict: model and
     tokenizer), writing ``out/report.json``, ``out/samples.json`` and ``out/checkpoints/*.npz``
     (float16) as it goes. Returns the report."""
@@ -417,6 +431,8 @@ def run_alignment(base_checkpoint: dict, out, config: AlignmentConfig | None = N
     done("grpo_rm", t0)
 
     t0 = time.perf_counter()
+    tax_ids = heldout_pretraining_ids(tokenizer, config)
+    report["base_heldout_pretraining_loss"] = evaluate_loss(base, tax_ids)
     report["test"], samples = stage_test(models, sft, tokenizer, data, config, tax_ids)
     _write_json(out / "samples.json", samples)
     done("test", t0)
@@ -432,4 +448,4 @@ def _write_json(path: Path, obj) -> None:
 
 __all__ = ["STREAMS", "stream", "AlignmentConfig", "copy_model", "round_to_float16", "task_data", "dev_accuracy",
            "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
-           "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "run_alignment"]
+           "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "heldout_pretraining_ids", "run_alignment"]

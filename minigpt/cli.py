@@ -1,4 +1,4 @@
-"""Command line: ``python -m minigpt train ...``, ``sample ...`` and ``pipeline ...``.
+"""Command line: ``python -m minigpt train ...``, ``sample ...``, ``pipeline ...`` and ``align ...``.
 
 Every failure a user can cause (a bad option, a missing corpus, a corrupt or foreign
 checkpoint, an existing run) ends with one line on stderr, ``... error: <what is wrong
@@ -126,7 +126,34 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="seed of every stage")
     pl.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
     pl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    al = sub.add_parser("align", help="Part II on the Python assistant: SFT, reward models, best-of-n, PPO, DPO, GRPO",
+                        description="From the base model (the shipped one, or --base CHECKPOINT): SFT -> "
+                                    "preference data -> reward models -> best-of-n -> PPO -> DPO -> GRPO (verifier "
+                                    "and reward model) -> the test table. Writes OUT/report.json, "
+                                    "OUT/samples.json and OUT/checkpoints/*.npz as each stage finishes.",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    al.add_argument("--out", type=Path, required=True, help="output folder")
+    al.add_argument("--base", type=Path, default=None, help="base model checkpoint (default: the shipped one)")
+    al.add_argument("--quick", action="store_true", help="every stage at toy sizes (a minute or two)")
+    al.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="training seed")
+    al.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
     return parser
+
+
+def cmd_align(args) -> int:
+    from dataclasses import replace
+
+    from .alignment import AlignmentConfig, run_alignment
+    from .checkpoint import load_checkpoint
+    from .reference import load_stage
+
+    base = load_checkpoint(args.base) if args.base else load_stage("pretrain")
+    if base["tokenizer"] is None:
+        raise ValueError(f"{args.base} has no tokenizer; the base model must be saved with its tokenizer")
+    config = replace(AlignmentConfig.quick() if args.quick else AlignmentConfig(), seed=args.seed)
+    report = run_alignment(base, args.out, config, overwrite=args.overwrite)
+    print(f"done in {report['timings_seconds']['total']:.0f} s; report: {args.out / 'report.json'}")
+    return 0
 
 
 def cmd_pipeline(args) -> int:
@@ -318,7 +345,7 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "pipeline": cmd_pipeline}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "pipeline": cmd_pipeline, "align": cmd_align}
 
 
 def main(argv=None) -> int:

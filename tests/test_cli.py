@@ -237,3 +237,20 @@ def test_train_on_the_python_corpus_keeps_its_own_validation_text(capsys, tmp_pa
     assert f"{len(train_text):,} train, {len(val_text):,} validation" in out
     ck = load_checkpoint(tmp_path / "py" / "ckpt.npz")
     assert ck["run_settings"]["corpus"] == "python" and ck["run_settings"]["docs_fraction"] == 0.5
+
+
+def test_align_refuses_an_existing_run_with_one_line(tmp_path, capsys):
+    from minigpt.cli import main
+
+    (tmp_path / "report.json").write_text("{}")
+    assert main(["align", "--out", str(tmp_path), "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already holds a run" in err and "overwrite" in err
+    assert (tmp_path / "report.json").read_text() == "{}"
+
+
+def test_align_refuses_a_missing_base_checkpoint(tmp_path, capsys):
+    from minigpt.cli import main
+
+    assert main(["align", "--out", str(tmp_path / "run"), "--base", str(tmp_path / "nope.npz")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
