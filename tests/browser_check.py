@@ -62,6 +62,9 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1"}
 DESKTOP = {"width": 1280, "height": 900}
+# Chapters whose code and figures have not yet been fitted to the page (code width, alt text):
+# Part II, being rewritten onto the Python assistant; each leaves this list when it is.
+NOT_YET_REVISED = ("notebooks/09_", "notebooks/10_", "notebooks/11_", "notebooks/12_", "notebooks/13_")
 PHONE = {"width": 390, "height": 844}
 
 
@@ -134,6 +137,8 @@ class PageReport:
     phone_width: int | None = None  # document scrollWidth at 390 px
     phone_overflow: list[str] = field(default_factory=list)  # what sticks out, for the message
     chapter_card: bool = False  # a visible header card under the title (chapter pages)
+    wide_code: list[str] = field(default_factory=list)  # code (not output) boxes scrolling sideways at 1280 px
+    images_without_alt: list[str] = field(default_factory=list)  # in the page's article
 
     def problems(self) -> list[str]:
         out = []
@@ -151,6 +156,9 @@ class PageReport:
             out.append(f"{self.untypeset} math elements left as raw TeX")
         if self.math_errors:
             out.append(f"{self.math_errors} MathJax errors (mjx-merror)")
+        if not self.page.startswith(NOT_YET_REVISED):
+            out += [f"code box scrolls sideways at {DESKTOP['width']} px: {line!r}" for line in self.wide_code]
+            out += [f"image without alt text: {src}" for src in self.images_without_alt]
         out += [f"image did not load: {src}" for src in self.broken_images]
         out += [f"console error: {msg}" for msg in self.console_errors]
         out += [f"JavaScript error: {msg}" for msg in self.page_errors]
@@ -174,6 +182,11 @@ async () => {
     solutions: document.querySelectorAll(".solution").length,
     card: Array.from(document.querySelectorAll(".chapter-card")).some(
       el => el.checkVisibility() && el.getBoundingClientRect().height > 20),
+    wideCode: Array.from(document.querySelectorAll("article div.highlight pre"))
+      .filter(pre => !pre.closest(".cell_output") && pre.scrollWidth > pre.clientWidth + 1)
+      .map(pre => pre.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)),
+    noAlt: imgs.filter(img => img.closest("article") && !(img.getAttribute("alt") || "").trim())
+      .map(img => img.currentSrc || img.src),
   };
 }
 """
@@ -435,6 +448,8 @@ def check_site(
                 report.broken_images = [src for src, complete, width in state["images"] if not complete or width == 0]
                 report.solutions = state["solutions"]
                 report.chapter_card = state["card"]
+                report.wide_code = state["wideCode"]
+                report.images_without_alt = state["noAlt"]
                 icon = _evaluate(page, _ICON_JS)
                 report.icon = icon["url"]
                 if not icon["ok"] and not report.icon_problem:
