@@ -13,7 +13,8 @@ three places, each for a reason:
   question*. A reward model that scores replies without reading the question cannot tell it
   from the right one, so these pairs force it to read the prompt.
 
-Each question's candidates form a ``PreferenceGroup``; the labeller compares every pair of
+Each question's distinct candidates form a ``PreferenceGroup`` (a sample that repeats the reference
+is kept once: no rater is asked to compare a reply with itself); the labeller compares every pair of
 them (``K (K - 1) / 2`` pairs for ``K`` candidates), so a reward model scores each candidate
 once and forms all the pairs by indexing (``reward.bradley_terry_forward``).
 """
@@ -88,7 +89,7 @@ def preference_groups(model, tokenizer, examples: Sequence[Example], labeller: B
                       ) -> list[PreferenceGroup]:
     """A ``PreferenceGroup`` per question: ``samples`` replies of ``model`` (temperature 1),
     the reference reply and another question's reply (from ``pool``, default ``examples``),
-    every pair labelled by ``labeller``.
+    each distinct reply once, every pair labelled by ``labeller``.
 
     The random draws (samples, the other question, the labels' noise) come from ``seed`` and
     the labeller's own stream, so the same arguments give the same groups.
@@ -98,9 +99,19 @@ def preference_groups(model, tokenizer, examples: Sequence[Example], labeller: B
     others = other_question_replies(examples, seed=rng, pool=pool)
     groups = []
     for e, drawn, other in zip(examples, sampled, others):
-        replies = [text for text, _, _ in drawn] + [e.answer, other]
-        ended = [x for _, x, _ in drawn] + [True, True]
-        sources = ["sample"] * samples + ["reference", "other_question"]
+        replies, ended, sources = [], [], []
+        for text, end, source in [*((t, x, "sample") for t, x, _ in drawn), (e.answer, True, "reference"),
+                                  (other, True, "other_question")]:
+            if (text, end) in zip(replies, ended):
+                # no one asks a rater to compare a reply with itself: a sample that repeats an
+                # earlier candidate (often the reference itself) is kept once, under the
+                # reference's name if it is the reference
+                if source == "reference":
+                    sources[list(zip(replies, ended)).index((text, end))] = "reference"
+                continue
+            replies.append(text)
+            ended.append(end)
+            sources.append(source)
         a, b = np.triu_indices(len(replies), k=1)
         ra, rb = [replies[i] for i in a], [replies[i] for i in b]
         group_examples = [e] * len(a)

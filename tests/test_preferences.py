@@ -89,3 +89,20 @@ def test_answer_sequences_cut_to_the_block_and_end_with_the_end_token(setup):
     assert ids[-1] == end and prompt_length < len(ids)
     short = answer_sequences(tokenizer, groups[0], 10)
     assert all(len(s) <= 10 for s, _ in short)
+
+
+def test_a_sample_that_repeats_the_reference_is_kept_once(setup, monkeypatch):
+    import minigpt.preferences as prefs
+
+    examples, tokenizer, model = setup
+
+    def fake_samples(model, tokenizer, questions, samples, max_new_tokens, seed):
+        by_question = {e.question: e for e in examples}
+        return [[(by_question[q].answer, True, None), ("The result is 0.", True, None)] for q in questions]
+
+    monkeypatch.setattr(prefs, "sample_replies", fake_samples)
+    groups = prefs.preference_groups(model, tokenizer, examples[:3], BiasedLabeller(seed=0), samples=2)
+    for g, e in zip(groups, examples):
+        assert g.replies.count(e.answer) == 1 and g.sources.count("reference") == 1
+        assert g.sources[g.replies.index(e.answer)] == "reference"
+        assert len(g.replies) == len(set(g.replies)) and len(g.a) == len(g.replies) * (len(g.replies) - 1) // 2
