@@ -1,6 +1,7 @@
 """Fit the code cells of chapters to the width of the book's code box.
 
-    python scripts/format_notebooks.py notebooks/04_attention.ipynb [...] [--width 76] [--check]
+    python scripts/format_notebooks.py notebooks/04_attention.ipynb [...] [--width 76]
+        [--fenced-width 74] [--check]
 
 A code cell in the built book shows about 77 characters at 1280 px before it scrolls
 sideways. This script touches only the statements that are too wide, so the rest of a cell
@@ -17,6 +18,15 @@ keeps its hand-made layout (the aligned shape comments, compact imports):
 
 IPython magics (``%pip ...``) are left as they are. Lines that cannot be fitted are listed;
 ``--check`` lists the too-long lines and changes nothing (exit status 1 if there are any).
+
+Fenced code blocks inside markdown cells (the exercise solutions' ```` ```python ````) are
+code boxes too, but a solution's box is 20 px narrower (about 75 characters), so they are
+fitted to ``--fenced-width`` (74: the same margin of about a character as a code cell's
+76). A ``python`` (``py``, ``ipython``, ``{code-block} python``) block whose code parses is
+fitted by the rules above; any other block (```` ```text ````, ```` ```bash ````, or Python
+that does not parse) is left for a hand edit and its too-long lines are listed. The
+markdown outside the fences is kept byte for byte; a ```` ```{directive} ```` fence is a
+container, not code, and its body is read as markdown.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import tokenize
 from pathlib import Path
 
 WIDTH = 76
+FENCED_WIDTH = 74  # fenced code in markdown cells: mostly inside a solution's narrower box
 RUFF = Path(sys.executable).with_name("ruff")
 AWKWARD = re.compile(r"^\s*[\]\)\}]+ ?(?:[=<>!+\-*/%]|and\b|or\b|if\b|for\b|in\b)", re.M)
 STYLE = "{based_on_style: pep8, column_limit: %d, split_before_named_assigns: false}"
@@ -237,10 +248,84 @@ def fit(src: str, width: int) -> str:
     return unmask_magics(masked, magics)
 
 
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
+CODE_DIRECTIVES = ("{code-block}", "{code}", "{sourcecode}", "{code-cell}")
+PYTHON = {"python", "python3", "py", "ipython", "ipython3"}
+
+
+def fenced_blocks(src: str) -> list[tuple[int, int, str, int]]:
+    """The fenced code blocks of the markdown ``src``.
+
+    One ``(first, end, language, indent)`` per block: its content is ``lines[first:end]``
+    of ``src.split("\n")``, ``language`` the first word of its info string (``""`` if
+    none) and ``indent`` the indentation of its opening fence. A ```` ```{directive} ````
+    fence (not a code directive) is a container whose body is markdown.
+    """
+    lines = src.split("\n")
+    blocks, containers, code = [], [], None  # code: (first, fence, language, indent)
+    for i, line in enumerate(lines):
+        m = FENCE.match(line)
+        if code is not None:
+            fence = code[1]
+            if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) \
+                    and not m.group(3).strip():
+                blocks.append((code[0], i, code[2], code[3]))
+                code = None
+            continue
+        if not m or (m.group(2)[0] == "`" and "`" in m.group(3)):
+            continue  # not a fence (inline code such as ```x``` is not one)
+        fence, info = m.group(2), m.group(3).strip()
+        if not info and containers and containers[-1][0] == fence[0] \
+                and len(fence) >= len(containers[-1]):
+            containers.pop()  # closes the innermost directive
+        elif info.startswith("{") and not info.startswith(CODE_DIRECTIVES):
+            containers.append(fence)
+        else:
+            words = info.split()
+            if info.startswith("{"):
+                words = words[1:]
+            language = words[0].strip("{}").lower() if words else ""
+            code = (i + 1, fence, language, len(m.group(1)))
+    if code is not None:  # an unclosed fence runs to the end of the cell
+        blocks.append((code[0], len(lines), code[2], code[3]))
+    return blocks
+
+
+def _dedent(lines: list[str], indent: int) -> list[str]:
+    return [line[min(indent, len(line) - len(line.lstrip(" "))):] for line in lines]
+
+
+def fenced_too_long(src: str, width: int) -> list[int]:
+    """1-based numbers of the lines of fenced code blocks in markdown ``src`` that are
+    longer than ``width`` (measured without the indentation of their fence)."""
+    lines = src.split("\n")
+    return [first + k + 1
+            for first, end, _, indent in fenced_blocks(src)
+            for k, line in enumerate(_dedent(lines[first:end], indent)) if len(line) > width]
+
+
+def fit_markdown(src: str, width: int) -> str:
+    """Fit the too-long lines of the Python fenced code blocks of markdown ``src``; every
+    other character of ``src`` is kept."""
+    lines = src.split("\n")
+    for first, end, language, indent in reversed(fenced_blocks(src)):
+        if language not in PYTHON:
+            continue
+        code = _dedent(lines[first:end], indent)
+        if all(len(line) <= width for line in code):
+            continue
+        new = fit("\n".join(code), width).split("\n")
+        pad = " " * indent
+        lines[first:end] = [pad + line if line else line for line in new]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--width", type=int, default=WIDTH, help="code cells")
+    parser.add_argument("--fenced-width", type=int, default=FENCED_WIDTH,
+                        help="fenced code blocks in markdown cells")
     parser.add_argument("--check", action="store_true", help="only list too-long lines")
     args = parser.parse_args(argv)
     left = 0
@@ -248,20 +333,26 @@ def main(argv=None) -> int:
         notebook = json.loads(path.read_text(encoding="utf-8"))
         changed = False
         for index, cell in enumerate(notebook["cells"]):
-            if cell["cell_type"] != "code":
+            if cell["cell_type"] == "code":
+                fitter, lister, kind, width = fit, too_long, "", args.width
+            elif cell["cell_type"] == "markdown":
+                fitter, lister, kind = fit_markdown, fenced_too_long, " (markdown)"
+                width = args.fenced_width
+            else:
                 continue
             src = "".join(cell["source"])
-            new = src if args.check else fit(src, args.width)
+            new = src if args.check else fitter(src, width)
             if new != src:
                 cell["source"] = new.splitlines(keepends=True)
                 changed = True
-            for n in too_long(new, args.width):
+            for n in lister(new, width):
                 left += 1
-                print(f"{path.name} cell {index} line {n}: {new.split(chr(10))[n - 1]!r}")
+                print(f"{path.name} cell {index}{kind} line {n}: {new.split(chr(10))[n - 1]!r}")
         if changed:
             text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
             path.write_text(text, encoding="utf-8")
-    print(f"{left} line(s) longer than {args.width} characters", file=sys.stderr)
+    print(f"{left} line(s) too long (code cells: over {args.width} characters, fenced code "
+          f"in markdown: over {args.fenced_width})", file=sys.stderr)
     return 1 if left else 0
 
 
