@@ -22,6 +22,7 @@ p.add_argument("--sft-steps", type=int, default=300)
 p.add_argument("--sft-lr", type=float, default=5e-4)
 p.add_argument("--sft-train", type=int, default=800, help="train expressions per family")
 p.add_argument("--dev", type=int, default=30)
+p.add_argument("--grpo-train", type=int, default=800, help="train questions per family for GRPO")
 p.add_argument("--sft-cache", default=None, help="reuse/save the SFT model here")
 p.add_argument("--grpo-its", type=int, default=0)
 p.add_argument("--grpo-lr", type=float, default=5e-5)
@@ -31,7 +32,7 @@ p.add_argument("--beta", type=float, default=0.04)
 p.add_argument("--eval-every", type=int, default=25)
 p.add_argument("--epochs", type=int, default=1)
 p.add_argument("--minibatch", type=int, default=64)
-p.add_argument("--format", default="result", choices=["result", "restate"])
+p.add_argument("--format", default="result", choices=["result", "restate", "work", "mixed"])
 p.add_argument("--temperature", type=float, default=1.0)
 args = p.parse_args()
 
@@ -51,6 +52,31 @@ if args.format == "restate":
     def _make(expressions, seed=0, phrasings=1):
         return [assistant.Example(e.question, f"`{e.expr}{_EVAL}{e.value}.", e.expr, e.family, e.value)
                 for e in _orig_make(expressions, seed, phrasings)]
+
+    assistant.make_examples = _make
+    assistant.read_answer = _read
+
+if args.format in ("work", "mixed"):
+    # an experiment: the reply may show an interpreter line first (">>> EXPR\nVALUE\n"), then
+    # "The result is VALUE."; the verifier reads the last "The result is" sentence.
+    from minigpt import sessions
+
+    def _read(text):
+        text = text.strip()
+        k = text.rfind(assistant.ANSWER_PREFIX)
+        if k < 0 or not text.endswith("."):
+            return sessions.MALFORMED
+        return sessions.parse_answer(text[k + len(assistant.ANSWER_PREFIX):-1])
+
+    _orig_make = assistant.make_examples
+
+    def _make(expressions, seed=0, phrasings=1):
+        out = []
+        for i, e in enumerate(_orig_make(expressions, seed, phrasings)):
+            work = args.format == "work" or i % 2 == 0
+            answer = f">>> {e.expr}\n{e.value}\n{e.answer}" if work else e.answer
+            out.append(assistant.Example(e.question, answer, e.expr, e.family, e.value))
+        return out
 
     assistant.make_examples = _make
     assistant.read_answer = _read
@@ -97,14 +123,28 @@ if args.grpo_its:
                      temperature=args.temperature)
     evals = []
 
+    steps = []
+
     def evaluate(it):
         e = dev_eval(policy)
         evals.append((it, e["acc"]))
-        print(f"it {it} dev greedy {e['acc']:.3f} {time.time() - t0:.0f}s", flush=True)
+        recent = steps[-args.eval_every:]
+        summary = {k: round(float(np.mean([s[k] for s in recent])), 3) for k in ("reward", "kl", "useful_groups")} if recent else {}
+        print(f"it {it} dev greedy {e['acc']:.3f} {time.time() - t0:.0f}s train {summary}", flush=True)
         return e
 
     tg = time.time()
-    hist = train_grpo(policy, ref, tok, train, cfg, evaluate=evaluate, eval_every=args.eval_every)
+    from minigpt import grpo as _grpo
+    _step = _grpo.GRPOTrainer.step
+
+    def _logged(self, prompts):
+        out = _step(self, prompts)
+        steps.append(out)
+        return out
+
+    _grpo.GRPOTrainer.step = _logged
+    grpo_pool = assistant.task_splits({"train": args.grpo_train}, seed=0)["train"]
+    hist = train_grpo(policy, ref, tok, grpo_pool, cfg, evaluate=evaluate, eval_every=args.eval_every)
     log["grpo_time"] = time.time() - tg
     log["grpo_steps"] = hist["steps"]
     log["grpo_evals"] = hist["evals"]
