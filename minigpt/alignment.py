@@ -252,7 +252,7 @@ def stage_ppo(sft, reward_model, tokenizer, data: dict, config: AlignmentConfig,
     seed = int(stream(config.seed, "ppo").integers(2**31))
 
     def evaluate(it):
-        return measure_policy(policy, sft, tokenizer, curve_q, config, seed=[seed, it], reward_model=reward_model)
+        return measure_policy(policy, sft, tokenizer, curve_q, config, seed=[seed, 0], reward_model=reward_model)
 
     history = train_ppo(policy, sft, reward_model, value, tokenizer, data["train"],
                         replace(config.ppo, seed=seed, max_new_tokens=config.max_new_tokens),
@@ -291,7 +291,7 @@ def stage_grpo(sft, tokenizer, data: dict, config: AlignmentConfig, reward_model
                    iterations=iterations or config.grpo.iterations)
 
     def evaluate(it):
-        return measure_policy(policy, sft, tokenizer, curve_q, config, seed=[seed, it], reward_model=reward_model)
+        return measure_policy(policy, sft, tokenizer, curve_q, config, seed=[seed, 0], reward_model=reward_model)
 
     history = train_grpo(policy, sft, tokenizer, data["train"], gcfg, reward_model=reward_model, evaluate=evaluate,
                          eval_every=max(1, gcfg.iterations // 10))
@@ -333,7 +333,10 @@ def stage_test(policies: dict, sft, tokenizer, data: dict, config: AlignmentConf
     baselines = {}
     for name, replies in evaluation.baseline_replies(test, data["train"]).items():
         baselines[name] = evaluation.mean_and_se(assistant.verify_all(test, replies))
-    return {"stages": results, "paired_vs_sft": paired, "baselines": baselines, "questions": len(test)}, samples
+    per_prompt = {name: {"greedy": g[:, 0].tolist(), "temperature_1": evaluation.per_prompt(t).round(4).tolist()}
+                  for name, (g, t) in scores.items()}
+    return {"stages": results, "paired_vs_sft": paired, "baselines": baselines, "questions": len(test),
+            "per_prompt": per_prompt}, samples
 
 
 # ------------------------------------------------------------------------------ the run
@@ -441,6 +444,72 @@ def run_alignment(base_checkpoint: dict, out, config: AlignmentConfig | None = N
     return report
 
 
+def combine_seeds(reports: dict) -> dict:
+    """The final comparison over training seeds: for each stage and decoding, the accuracy of
+    each seed, their mean, and the paired difference against SFT with every prompt's scores
+    first averaged over the seeds (the prompts stay the unit, so the standard error counts
+    both the prompts' and the seeds' spread as far as two seeds can show it).
+    ``reports``: {seed: run_alignment's report}."""
+    seeds = sorted(reports)
+    stages = list(reports[seeds[0]]["test"]["per_prompt"])
+    out = {"seeds": seeds, "stages": {}, "paired_vs_sft": {}}
+    for name in stages:
+        out["stages"][name] = {}
+        for decoding in ("greedy", "temperature_1"):
+            each = {str(s): reports[s]["test"]["stages"][name][decoding]["accuracy"] for s in seeds}
+            out["stages"][name][decoding] = {"by_seed": each, "mean": float(np.mean(list(each.values())))}
+    for name in stages:
+        if name == "sft":
+            continue
+        out["paired_vs_sft"][name] = {}
+        for decoding in ("greedy", "temperature_1"):
+            mine = np.mean([reports[s]["test"]["per_prompt"][name][decoding] for s in seeds], axis=0)
+            sft = np.mean([reports[s]["test"]["per_prompt"]["sft"][decoding] for s in seeds], axis=0)
+            out["paired_vs_sft"][name][decoding] = evaluation.paired_difference(mine, sft)
+    return out
+
+
+def _run_one_seed(base_path, out, config_dict, overwrite):
+    """A worker process's run (arguments and result are plain data: paths, dicts)."""
+    from .checkpoint import load_checkpoint
+    from .reference import load_stage
+
+    base = load_checkpoint(base_path) if base_path else load_stage("pretrain")
+    return run_alignment(base, out, AlignmentConfig.from_dict(config_dict), log=lambda *a: None,
+                         overwrite=overwrite)
+
+
+def run_seeds(out, config: AlignmentConfig | None = None, seeds=(0, 1), *, base_path=None, workers: int = 2,
+              overwrite=False, log=print) -> dict:
+    """``run_alignment`` once per training seed, ``workers`` at a time in separate processes
+    (each on one core), into ``out/seed_<s>/``; then ``out/report.json`` with the per-seed
+    reports' test tables combined (``combine_seeds``) and the wall time of the whole run.
+    The base model is ``base_path`` (a checkpoint) or the shipped one."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    config = config or AlignmentConfig()
+    out = Path(out)
+    if (out / "report.json").exists() and not overwrite:
+        raise FileExistsError(f"{out} already holds a run (report.json); choose another out or pass overwrite=True")
+    check_writable(out)
+    start = time.perf_counter()
+    jobs = {s: (str(base_path) if base_path else None, str(out / f"seed_{s}"), replace(config, seed=s).to_dict(),
+                overwrite) for s in seeds}
+    if workers > 1 and len(seeds) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(seeds))) as pool:
+            futures = {s: pool.submit(_run_one_seed, *job) for s, job in jobs.items()}
+            reports = {s: f.result() for s, f in futures.items()}
+    else:
+        reports = {s: _run_one_seed(*job) for s, job in jobs.items()}
+    combined = {"config": config.to_dict(), "seeds": list(seeds), "combined": combine_seeds(reports),
+                "timings_seconds": {"total": round(time.perf_counter() - start, 1),
+                                    **{f"seed_{s}": r["timings_seconds"]["total"] for s, r in reports.items()}},
+                "workers": workers}
+    _write_json(out / "report.json", combined)
+    log(f"{len(seeds)} seeds in {combined['timings_seconds']['total']:.0f} s")
+    return combined
+
+
 def _write_json(path: Path, obj) -> None:
     text = json.dumps(obj, indent=1, default=float, ensure_ascii=False)
     atomic_write(path, lambda f: f.write(text.encode()))
@@ -448,4 +517,5 @@ def _write_json(path: Path, obj) -> None:
 
 __all__ = ["STREAMS", "stream", "AlignmentConfig", "copy_model", "round_to_float16", "task_data", "dev_accuracy",
            "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
-           "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "heldout_pretraining_ids", "run_alignment"]
+           "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "heldout_pretraining_ids", "run_alignment",
+           "combine_seeds", "run_seeds"]

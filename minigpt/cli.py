@@ -135,7 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--out", type=Path, required=True, help="output folder")
     al.add_argument("--base", type=Path, default=None, help="base model checkpoint (default: the shipped one)")
     al.add_argument("--quick", action="store_true", help="every stage at toy sizes (a minute or two)")
-    al.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="training seed")
+    al.add_argument("--seeds", type=arg_type(check_int, minimum=0), nargs="+", default=[0, 1],
+                    help="training seeds (the same questions for each); with two or more, OUT/seed_<s>/ holds each "
+                         "run and OUT/report.json compares them")
+    al.add_argument("--workers", type=arg_type(check_int, minimum=1), default=2,
+                    help="seeds run at the same time, one process (one core) each")
     al.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
     return parser
 
@@ -143,15 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_align(args) -> int:
     from dataclasses import replace
 
-    from .alignment import AlignmentConfig, run_alignment
+    from .alignment import AlignmentConfig, run_alignment, run_seeds
     from .checkpoint import load_checkpoint
     from .reference import load_stage
 
     base = load_checkpoint(args.base) if args.base else load_stage("pretrain")
     if base["tokenizer"] is None:
         raise ValueError(f"{args.base} has no tokenizer; the base model must be saved with its tokenizer")
-    config = replace(AlignmentConfig.quick() if args.quick else AlignmentConfig(), seed=args.seed)
-    report = run_alignment(base, args.out, config, overwrite=args.overwrite)
+    config = AlignmentConfig.quick() if args.quick else AlignmentConfig()
+    if len(args.seeds) == 1:
+        report = run_alignment(base, args.out, replace(config, seed=args.seeds[0]), overwrite=args.overwrite)
+    else:
+        report = run_seeds(args.out, config, tuple(args.seeds), base_path=args.base, workers=args.workers,
+                           overwrite=args.overwrite)
     print(f"done in {report['timings_seconds']['total']:.0f} s; report: {args.out / 'report.json'}")
     return 0
 

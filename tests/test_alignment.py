@@ -85,3 +85,47 @@ def test_an_existing_run_is_not_overwritten(quick_run):
     with pytest.raises(FileExistsError, match="overwrite"):
         run_alignment(reference.load_stage("pretrain"), out, AlignmentConfig.quick())
     assert (out / "report.json").read_bytes() == before
+
+
+def test_seeds_are_combined_prompt_by_prompt(quick_run):
+    import copy
+
+    from minigpt.alignment import combine_seeds
+    from minigpt.evaluation import paired_difference
+
+    _, report = quick_run
+    other = copy.deepcopy(report)
+    n = report["test"]["questions"]
+    other["test"]["per_prompt"]["ppo"]["greedy"] = [1.0] * n          # a second seed where PPO is always right
+    other["test"]["stages"]["ppo"]["greedy"]["accuracy"] = 1.0
+    combined = combine_seeds({0: report, 1: other})
+    assert combined["seeds"] == [0, 1]
+    ppo = combined["stages"]["ppo"]["greedy"]
+    assert ppo["by_seed"]["1"] == 1.0 and ppo["mean"] == pytest.approx((ppo["by_seed"]["0"] + 1.0) / 2)
+    mine = (np.array(report["test"]["per_prompt"]["ppo"]["greedy"]) + 1.0) / 2
+    sft = np.array(report["test"]["per_prompt"]["sft"]["greedy"])
+    expected = paired_difference(mine, sft)
+    assert combined["paired_vs_sft"]["ppo"]["greedy"]["diff"] == pytest.approx(expected["diff"])
+    assert combined["paired_vs_sft"]["ppo"]["greedy"]["se"] == pytest.approx(expected["se"])
+    assert "sft" not in combined["paired_vs_sft"]
+
+
+def test_run_seeds_writes_each_seed_and_the_comparison(tmp_path, monkeypatch, quick_run):
+    import copy
+
+    import minigpt.alignment as alignment
+
+    _, report = quick_run
+    calls = []
+
+    def fake_run(base_path, out, config_dict, overwrite):
+        calls.append((out, config_dict["seed"]))
+        return copy.deepcopy(report)
+
+    monkeypatch.setattr(alignment, "_run_one_seed", fake_run)
+    combined = alignment.run_seeds(tmp_path / "run", AlignmentConfig.quick(), seeds=(0, 3), workers=1, log=lambda *a: None)
+    assert calls == [(str(tmp_path / "run" / "seed_0"), 0), (str(tmp_path / "run" / "seed_3"), 3)]
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["seeds"] == [0, 3]
+    assert set(combined["timings_seconds"]) == {"total", "seed_0", "seed_3"}
+    with pytest.raises(FileExistsError):
+        alignment.run_seeds(tmp_path / "run", AlignmentConfig.quick(), seeds=(0, 3), workers=1)
