@@ -25,7 +25,6 @@ they return. The rules of the measurement:
 from __future__ import annotations
 
 import json
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace

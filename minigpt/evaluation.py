@@ -25,7 +25,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from .assistant import Example, format_answer, verify_all
-from .sampling import as_generator
 from .sft import prompt_ids, sample_replies
 
 __all__ = ["per_prompt", "mean_and_se", "paired_difference", "accuracy_by_family", "baseline_replies",

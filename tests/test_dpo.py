@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from minigpt.dpo import answer_logprobs_backward, answer_logprobs_forward, dpo_loss_backward, dpo_loss_forward
-from minigpt import GPT, GPTConfig
 from minigpt.gradcheck import numerical_gradient, relative_error
 from tiny_models import tiny_model
 
@@ -46,14 +45,12 @@ def test_dpo_loss_at_start_is_log2():
 def test_train_dpo_raises_the_chosen_replies_implicit_reward():
     import copy
 
-    from minigpt import BPETokenizer
-    from minigpt.assistant import BiasedLabeller, task_splits
+    from minigpt.assistant import BiasedLabeller
     from minigpt.dpo import DPOConfig, preference_pairs, sequence_logprobs, train_dpo
     from minigpt.preferences import answer_sequences, preference_groups
+    from tiny_models import tiny_assistant
 
-    examples = task_splits(n_per_family={"train": 3}, seed=0, families=("add", "upper"))["train"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    examples, tokenizer, policy = tiny_assistant(3, families=("add", "upper"))
     reference = copy.deepcopy(policy)
     groups = preference_groups(policy, tokenizer, examples, BiasedLabeller(tau=0.01, flip_prob=0.0, seed=0),
                                samples=1, max_new_tokens=6, seed=0)

@@ -102,12 +102,9 @@ def test_evaluate_policy_verifies_every_reply():
 
 
 def _tiny_policy_and_examples():
-    from minigpt import GPT, BPETokenizer, GPTConfig
+    from tiny_models import tiny_assistant
 
-    examples = task_splits(n_per_family={"dev": 2}, seed=0, families=("add", "upper", "max"))["dev"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0,
-                dtype=np.float64)
+    examples, tokenizer, model = tiny_assistant(2, "dev", ("add", "upper", "max"), dtype=np.float64)
     return model, tokenizer, examples
 
 

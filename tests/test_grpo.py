@@ -101,13 +101,10 @@ def test_grpo_raises_a_verifiable_reward():
 
 
 def test_train_grpo_runs_on_the_assistant_task_with_the_verifier():
-    from minigpt import BPETokenizer
-    from minigpt.assistant import task_splits
     from minigpt.grpo import train_grpo
+    from tiny_models import tiny_assistant
 
-    examples = task_splits(n_per_family={"train": 2}, seed=0)["train"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    examples, tokenizer, policy = tiny_assistant()
     reference = copy.deepcopy(policy)
     calls = []
     config = GRPOConfig(iterations=3, prompts_per_step=4, group_size=2, minibatch_size=8, max_new_tokens=6)
@@ -136,14 +133,11 @@ def test_rollout_replies_drop_the_end_token():
 
 
 def test_train_grpo_can_take_a_reward_model_as_reward():
-    from minigpt import BPETokenizer
-    from minigpt.assistant import task_splits
     from minigpt.grpo import train_grpo
     from minigpt.reward import RewardModel
+    from tiny_models import tiny_assistant
 
-    examples = task_splits(n_per_family={"train": 2}, seed=0)["train"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    examples, tokenizer, policy = tiny_assistant()
     reference = copy.deepcopy(policy)
     reward_model = RewardModel.from_gpt(policy, seed=1)
     config = GRPOConfig(iterations=2, prompts_per_step=4, group_size=2, minibatch_size=8, max_new_tokens=6)

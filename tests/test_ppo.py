@@ -90,14 +90,11 @@ def test_a_ppo_iteration_runs_and_logs_everything():
 def test_train_ppo_runs_on_the_assistant_task_and_evaluates_on_schedule():
     import copy
 
-    from minigpt import GPT, BPETokenizer, GPTConfig
-    from minigpt.assistant import task_splits
     from minigpt.ppo import PPOConfig, train_ppo
     from minigpt.reward import RewardModel
+    from tiny_models import tiny_assistant
 
-    examples = task_splits(n_per_family={"train": 2}, seed=0)["train"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    policy = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    examples, tokenizer, policy = tiny_assistant()
     reference = copy.deepcopy(policy)
     reward_model = RewardModel.from_gpt(policy, seed=1)
     value_model = RewardModel.from_gpt(policy, seed=2)

@@ -4,18 +4,15 @@ verdicts on every pair, the pairs that make a reward model read the question, to
 import numpy as np
 import pytest
 
-from minigpt import GPT, BPETokenizer, GPTConfig
-from minigpt.assistant import BiasedLabeller, task_splits
+from minigpt.assistant import BiasedLabeller
 from minigpt.preferences import (answer_sequences, candidate_batch, other_question_replies, pair_arrays,
                                  preference_groups)
+from tiny_models import tiny_assistant
 
 
 @pytest.fixture(scope="module")
 def setup():
-    examples = task_splits(n_per_family={"train": 3}, seed=0, families=("add", "upper", "sorted"))["train"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
-    return examples, tokenizer, model
+    return tiny_assistant(3, families=("add", "upper", "sorted"))
 
 
 def test_other_question_reply_is_well_formed_same_family_and_wrong(setup):

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from minigpt import GPT, GPTConfig
 from minigpt.gradcheck import numerical_gradient, relative_error
 from minigpt.reward import RewardModel, bradley_terry_backward, bradley_terry_forward, reward_step
 from tiny_models import TINY, tiny_model
@@ -49,13 +48,11 @@ def test_reward_model_copies_its_trunk_and_round_trips():
 
 
 def _assistant_groups(n=3, samples=1, length_bias=0.0):
-    from minigpt import BPETokenizer
-    from minigpt.assistant import BiasedLabeller, task_splits
+    from minigpt.assistant import BiasedLabeller
     from minigpt.preferences import preference_groups
+    from tiny_models import tiny_assistant
 
-    examples = task_splits(n_per_family={"train": n}, seed=0, families=("add", "upper"))["train"]
-    tokenizer = BPETokenizer.train(" ".join(e.question + e.answer for e in examples), 300)
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, d_model=16), seed=0)
+    examples, tokenizer, model = tiny_assistant(n, families=("add", "upper"))
     labeller = BiasedLabeller(length_bias=length_bias, tau=0.01, flip_prob=0.0, seed=0)
     return model, tokenizer, preference_groups(model, tokenizer, examples, labeller, samples=samples,
                                                max_new_tokens=6, seed=0)
