@@ -63,6 +63,8 @@ class AlignmentConfig:
     seed: int = 0                      # training seed
     data_seed: int = 0                 # which questions: the same for every training seed
     train_per_family: int = 800        # questions per family in each split
+    sft_per_family: int | None = None  # demonstrations per family for SFT (None: every train question);
+                                       # fewer models demonstrations being scarce and questions cheap
     dev_per_family: int = 30
     test_per_family: int = 60
     max_new_tokens: int = 40
@@ -159,12 +161,26 @@ def dev_accuracy(model, tokenizer, dev, config: AlignmentConfig) -> float:
     return evaluation.evaluate_policy(model, tokenizer, dev, max_new_tokens=config.max_new_tokens)["accuracy"]
 
 
+def sft_demonstrations(train, config: AlignmentConfig) -> list:
+    """The train questions SFT learns from: the first ``config.sft_per_family`` of each family
+    (all of them if it is None). The RL stages still draw from every train question."""
+    if config.sft_per_family is None:
+        return list(train)
+    taken: dict[str, int] = {}
+    out = []
+    for e in train:
+        if taken.get(e.family, 0) < config.sft_per_family:
+            taken[e.family] = taken.get(e.family, 0) + 1
+            out.append(e)
+    return out
+
+
 def stage_sft(base, tokenizer, data: dict, config: AlignmentConfig, progress=False):
     """Fine-tune a copy of ``base`` on the train questions' reference replies, once per
     learning rate in ``config.sft_learning_rates``; keep the one with the best dev greedy
     accuracy. Returns (model, record)."""
     block = base.config.block_size
-    train_pairs, _ = encode_dataset(tokenizer, _as_dicts(data["train"]), block)
+    train_pairs, _ = encode_dataset(tokenizer, _as_dicts(sft_demonstrations(data["train"], config)), block)
     dev_pairs, _ = encode_dataset(tokenizer, _as_dicts(data["dev"]), block)
     tried, best = [], None
     for lr in config.sft_learning_rates:
@@ -515,6 +531,6 @@ def _write_json(path: Path, obj) -> None:
 
 
 __all__ = ["STREAMS", "stream", "AlignmentConfig", "copy_model", "round_to_float16", "task_data", "dev_accuracy",
-           "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
+           "sft_demonstrations", "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
            "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "heldout_pretraining_ids", "run_alignment",
            "combine_seeds", "run_seeds"]

@@ -129,3 +129,17 @@ def test_run_seeds_writes_each_seed_and_the_comparison(tmp_path, monkeypatch, qu
     assert set(combined["timings_seconds"]) == {"total", "seed_0", "seed_3"}
     with pytest.raises(FileExistsError):
         alignment.run_seeds(tmp_path / "run", AlignmentConfig.quick(), seeds=(0, 3), workers=1)
+
+
+def test_sft_can_learn_from_fewer_demonstrations_than_there_are_questions():
+    from dataclasses import replace
+
+    from minigpt.alignment import sft_demonstrations
+
+    config = AlignmentConfig.quick()
+    train = task_data(config)["train"]
+    assert sft_demonstrations(train, config) == train
+    few = sft_demonstrations(train, replace(config, sft_per_family=2))
+    families = {e.family for e in train}
+    assert len(few) == 2 * len(families) and all(e in train for e in few)
+    assert {f: sum(e.family == f for e in few) for f in families} == dict.fromkeys(families, 2)
