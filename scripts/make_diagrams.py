@@ -6,11 +6,13 @@ Each diagram is plain SVG written by this script (boxes, arrows, text; no depend
 are drawn to be read on a phone and in dark mode:
 
 * a white background with a grey border, so the dark text reads on a dark page too;
-* a view box 480 units wide with text of at least 17 units: shown 350 px wide on a 390 px
+* a view box 480 units wide with text of at least 17 units: shown 342 px wide on a 390 px
   phone, the smallest text is 12 px (the chapters show them at most 480 px wide);
 * colour is never the only carrier of meaning: gradients are red *and* written as dL/d...
 
-The numbers in the backpropagation graph are computed here, not typed in.
+The numbers in the backpropagation graph, the Bradley-Terry probability, the paired standard
+error and the GRPO advantages are computed here, not typed in (the paired-evaluation scores
+and the GRPO rewards are illustrative inputs).
 """
 
 from __future__ import annotations
@@ -300,7 +302,310 @@ def kv_cache() -> Path:
     return s.write("kv_cache.svg")
 
 
-DIAGRAMS = (backprop_graph, attention_flow, transformer_block, gpt_stack, kv_cache)
+def sft_chat_format() -> Path:
+    s = Svg(740, "One SFT conversation as tokens, with the positions that carry a loss",
+            "Each position's input token and its target, the next token. Prompt targets are "
+            "-1 and ignored; the answer's tokens and <|end|> are the targets of the loss.")
+    xt, xi, xo = 38, 168, 368  # columns: position t, input token, target
+    s.text(240, 32, "<|user|> question <|assistant|>", weight="bold", size=18)
+    s.text(240, 56, "answer <|end|>", weight="bold", size=18)
+    s.text(xt, 96, "t", color=MUTED, weight="bold")
+    s.text(xi, 96, "input token", color=MUTED, weight="bold")
+    s.text(xo, 96, "target", color=MUTED, weight="bold")
+
+    def row(y, t, token, target, kept=False, h=38):
+        s.text(xt, y + 6, t, color=MUTED)
+        lines = [token] if isinstance(token, str) else token
+        s.box(xi, y, 190, h, lines, fill="op")
+        s.arrow(xi + 97, y, xo - 72, y)
+        s.box(xo, y, 132, 38, target, fill="mlp" if kept else "cache", dash=not kept)
+
+    s.text(20, 130, "prompt: target \u22121, no loss", anchor="start", weight="bold")
+    row(160, "0", "<|user|>", "\u22121")
+    row(222, "1\u201317", ["Describe what", "`len` does."], "\u22121", h=58)
+    s.text(20, 288, "answer: every target in the loss", anchor="start", weight="bold")
+    y = 318
+    for t, token, target in ((18, "<|assistant|>", "'Return'"), (19, "'Return'", "' the'"),
+                             (20, "' the'", "' n'")):
+        row(y, str(t), token, target, True)
+        y += 48
+    for dy in (-10, 0, 10):
+        s.items.append(f'<circle cx="{xi}" cy="{y - 8 + dy}" r="3" fill="{INK}"/>')
+        s.items.append(f'<circle cx="{xo}" cy="{y - 8 + dy}" r="3" fill="{INK}"/>')
+    y += 22
+    for t, token, target in ((34, "'er'", "'.'"), (35, "'.'", "<|end|>")):
+        row(y, str(t), token, target, True)
+        y += 48
+    s.text(20, y + 4, "last position: nothing follows", anchor="start", weight="bold")
+    row(y + 34, "36", "<|end|>", "\u22121")
+    s.text(240, y + 90, "target at t = input token at t + 1", color=MUTED)
+    s.text(240, y + 116, "loss: mean of \u2212log p(target) over", color=MUTED)
+    s.text(240, y + 142, "the answer's targets, <|end|> included", color=MUTED)
+    return s.write("sft_chat_format.svg")
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def reward_model(r_a=0.8, r_b=-0.4) -> Path:
+    s = Svg(860, "A reward model: a GPT trunk with a scalar head, trained on comparisons",
+            "The trunk reads prompt, reply and <|end|>; a scalar head reads the hidden state at "
+            "the last position and gives the reward. Two replies to the same question are "
+            "compared by the Bradley-Terry model, P(A preferred) = sigmoid(r_A - r_B).")
+    c = 240
+    s.box(400, 48, 150, 56, ["reward", "r(x, y)"], fill="new", weight="bold")
+    s.arrow(400, 76, 400, 106)
+    s.box(400, 134, 150, 56, ["scalar head", "w \u00b7 h_T + b"], fill="param", weight="bold")
+    s.text(24, 62, "one hidden state h_t", anchor="start", color=MUTED)
+    s.text(24, 86, "per position (C numbers);", anchor="start", color=MUTED)
+    s.text(24, 110, "only the last, h_T,", anchor="start", color=MUTED)
+    s.text(24, 134, "is read", anchor="start", color=MUTED)
+    # hidden states, one per position; only the last one is read
+    xs = [45 + 44 * i for i in range(7)] + [400]
+    for i, x in enumerate(xs):
+        last = i == len(xs) - 1
+        s.rect(x - 14, 196, 28, 28, FILLS["new"] if last else FILLS["cache"])
+        s.arrow(x, 252, x, 228, width=1.4)
+    s.text(350, 216, "\u2026", color=MUTED)
+    s.text(xs[-1] + 20, 216, "h_T", anchor="start", weight="bold")
+    s.arrow(xs[-1], 194, xs[-1], 164)
+    s.box(c, 280, 440, 52, ["GPT trunk (copied from the SFT model)",
+                           "embeddings, blocks, final LayerNorm"], fill="attn")
+    s.box(100, 354, 160, 40, "prompt x", fill="data")
+    s.box(265, 354, 150, 40, "reply y", fill="data")
+    s.box(400, 354, 100, 40, "<|end|>", fill="data", weight="bold")
+    for x in (100, 265, 400):
+        s.arrow(x, 334, x, 308)
+    s.text(c, 400, "read at the last position: the only one", color=MUTED)
+    s.text(c, 424, "that has seen the whole reply", color=MUTED)
+    s.items.append(f'<line x1="20" y1="448" x2="460" y2="448" stroke="#9ca3af" '
+                   'stroke-width="1.5" stroke-dasharray="6 4"/>')
+    s.text(c, 482, "two replies to the same question", weight="bold", size=18)
+    for x, name, r in ((125, "A", r_a), (355, "B", r_b)):
+        s.box(x, 530, 190, 44, f"prompt + reply {name}", fill="data")
+        s.arrow(x, 552, x, 582)
+        s.box(x, 604, 190, 40, "reward model", fill="attn")
+        s.arrow(x, 624, x, 650)
+        s.text(x, 672, f"r_{name} = {fmt(r)}", weight="bold")
+    s.arrow(125, 684, 200, 720)
+    s.arrow(355, 684, 280, 720)
+    p = sigmoid(r_a - r_b)
+    s.box(c, 750, 420, 58, ["P(A preferred) = \u03c3(r_A \u2212 r_B)",
+                           f"= \u03c3({fmt(r_a - r_b)}) = {p:.2f}"], fill="op", weight="bold")
+    s.text(c, 808, "labelled A better: loss = \u2212log \u03c3(r_A \u2212 r_B)", color=MUTED)
+    s.text(c, 834, "(the Bradley\u2013Terry model)", color=MUTED)
+    return s.write("reward_model.svg")
+
+
+def rlhf_ppo_loop() -> Path:
+    s = Svg(660, "RLHF with PPO: the four models and one iteration of the loop",
+            "The policy samples replies to prompts; the frozen reward model scores each reply at "
+            "its last token and the frozen reference adds a per-token KL penalty; GAE with the "
+            "value model gives advantages; a clipped update changes the policy and the value "
+            "model, and the loop starts again.")
+    c, lx, rx = 240, 68, 410  # the loop in the middle, the models on both sides
+    s.text(c, 32, "RLHF with PPO: four models, one loop", weight="bold", size=18)
+    s.box(c, 78, 180, 44, "prompts x", fill="data", weight="bold")
+    s.arrow(c, 100, c, 126)
+    s.box(c, 164, 180, 72, ["1  rollout", "sample replies", "at temperature 1"], fill="op",
+          weight="bold")
+    s.box(lx, 164, 112, 80, ["policy", "\u03c0_\u03b8", "trained"], fill="mlp", weight="bold")
+    s.arrow(124, 164, 148, 164)
+    s.arrow(c, 200, c, 228)
+    s.box(c, 276, 180, 92, ["2  score", "r(x, y) at the end", "\u2212 \u03b2 \u00b7 KL to \u03c0_ref",
+                           "per token"], fill="op", weight="bold")
+    s.box(rx, 232, 112, 72, ["reference", "\u03c0_ref", "frozen"], fill="cache", weight="bold",
+          dash=True)
+    s.box(rx, 322, 112, 72, ["reward", "model r", "frozen"], fill="cache", weight="bold",
+          dash=True)
+    s.arrow(354, 240, 332, 250)
+    s.arrow(354, 314, 332, 304)
+    s.arrow(c, 322, c, 354)
+    s.box(c, 384, 180, 56, ["3  advantages", "GAE with V"], fill="op", weight="bold")
+    s.box(rx, 420, 112, 72, ["value", "model V", "trained"], fill="mlp", weight="bold")
+    s.arrow(354, 406, 332, 396)
+    s.arrow(c, 412, c, 452)
+    s.box(c, 490, 180, 72, ["4  update", "clipped losses", "for \u03c0_\u03b8 and V"], fill="op",
+          weight="bold")
+    s.path(f"M150,490 L{lx},490 L{lx},206")
+    s.path(f"M330,490 L{rx},490 L{rx},458")
+    s.text(lx + 10, 350, "new", anchor="start", color=MUTED)
+    s.text(lx + 10, 374, "\u03c0_\u03b8", anchor="start", color=MUTED)
+    s.text(rx - 10, 480, "new V", anchor="end", color=MUTED)
+    s.text(c, 560, "green, solid: trained; grey, dashed: frozen", color=MUTED)
+    s.text(c, 586, "policy and \u03c0_ref start as the SFT model,", color=MUTED)
+    s.text(c, 612, "V as the reward model (chapter 10)", color=MUTED)
+    s.text(c, 638, "each iteration: new prompts, steps 1\u20134", color=MUTED)
+    return s.write("rlhf_ppo_loop.svg")
+
+
+def dpo_vs_rlhf() -> Path:
+    s = Svg(760, "RLHF with PPO and DPO side by side",
+            "RLHF fits a reward model to the preference pairs and then runs PPO, sampling "
+            "replies from the policy; DPO trains the policy directly on the pairs with one "
+            "loss on log-probability ratios against the frozen reference: no reward model, no "
+            "sampling.")
+    lc, rc = 122, 362
+    s.items.append('<line x1="240" y1="20" x2="240" y2="600" stroke="#9ca3af" '
+                   'stroke-width="1.5" stroke-dasharray="6 4"/>')
+    s.text(lc, 36, "RLHF with PPO", weight="bold", size=18)
+    s.text(lc, 60, "chapters 10\u201311", color=MUTED)
+    s.text(rc, 36, "DPO", weight="bold", size=18)
+    s.text(rc, 60, "chapter 12", color=MUTED)
+    for x in (lc, rc):
+        s.box(x, 110, 200, 56, ["preference pairs", "(x, y_w, y_l)"], fill="data",
+              weight="bold")
+    # RLHF: a reward model, then the PPO loop
+    s.arrow(lc, 138, lc, 172)
+    s.box(lc, 204, 200, 60, ["reward model", "Bradley\u2013Terry fit"], fill="attn",
+          weight="bold")
+    s.arrow(lc, 234, lc, 270)
+    s.box(lc + 14, 340, 172, 136, ["PPO loop", "sample replies,", "score them,",
+                                   "GAE with V,", "clipped update"], fill="op", weight="bold")
+    s.path("M50,392 L26,392 L26,292 L48,292")
+    s.arrow(lc, 408, lc, 446)
+    # DPO: one loss on the pairs, the reference read once
+    s.box(rc + 40, 214, 120, 72, ["\u03c0_ref", "frozen,", "read once"], fill="cache",
+          weight="bold", dash=True)
+    s.arrow(rc - 70, 138, rc - 70, 282)
+    s.arrow(rc + 40, 250, rc + 40, 282)
+    s.box(rc, 340, 200, 116, ["one loss on", "log-prob ratios", "\u03c0_\u03b8 / \u03c0_ref of",
+                              "chosen vs rejected"], fill="op", weight="bold")
+    s.arrow(rc, 398, rc, 446)
+    for x in (lc, rc):
+        s.box(x, 474, 200, 52, ["policy \u03c0_\u03b8", ], fill="mlp", weight="bold")
+    s.text(lc, 530, "in memory: policy,", color=MUTED)
+    s.text(lc, 554, "\u03c0_ref, reward model,", color=MUTED)
+    s.text(lc, 578, "value model", color=MUTED)
+    s.text(rc, 530, "in memory: policy,", color=MUTED)
+    s.text(rc, 554, "\u03c0_ref; no reward", color=MUTED)
+    s.text(rc, 578, "model, no sampling", color=MUTED)
+    s.box(240, 672, 440, 112, ["DPO: loss = \u2212log \u03c3(\u03b2 (\u0394_w \u2212 \u0394_l))",
+                               "\u0394 = log \u03c0_\u03b8(y | x) \u2212 log \u03c0_ref(y | x)",
+                               "w: the chosen reply, l: the rejected",
+                               "a supervised loss on fixed pairs"], fill="data", weight="bold")
+    return s.write("dpo_vs_rlhf.svg")
+
+
+EVAL_SFT = (0.88, 0.20, 0.60, 0.12, 0.70, 0.38)  # illustrative per-prompt gold scores
+EVAL_PPO = (0.95, 0.36, 0.52, 0.30, 0.83, 0.47)
+
+
+def mean_sd(xs) -> tuple[float, float]:
+    m = sum(xs) / len(xs)
+    return m, math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def signed(v: float) -> str:
+    return f"{v:+.2f}".replace("-", "\u2212")
+
+
+def evaluation_pairing(sft=EVAL_SFT, ppo=EVAL_PPO) -> Path:
+    s = Svg(780, "Paired evaluation: two stages on the same held-out prompts",
+            "Each prompt is answered by both stages and scored; the per-prompt differences "
+            "cancel how hard each prompt is, and their mean has a small paired standard error.")
+    c = 240
+    s.box(c, 40, 300, 44, "N held-out prompts x_i", fill="data", weight="bold")
+    s.arrow(200, 62, 140, 96)
+    s.arrow(280, 62, 340, 96)
+    s.box(130, 118, 190, 44, "SFT answers", fill="op")
+    s.box(350, 118, 190, 44, "PPO answers", fill="op")
+    s.arrow(140, 140, 200, 174)
+    s.arrow(340, 140, 280, 174)
+    s.box(c, 198, 380, 48, "gold score g of each answer", fill="param", weight="bold")
+    x0, x1 = 84, 344  # the gold-score axis, 0 to 1
+
+    def gx(g):
+        return x0 + (x1 - x0) * g
+
+    s.text(40, 262, "x_i", color=MUTED, weight="bold")
+    s.text(gx(0), 262, "0", color=MUTED)
+    s.text(gx(0.5), 262, "gold score", color=MUTED, weight="bold")
+    s.text(gx(1), 262, "1", color=MUTED)
+    s.text(418, 262, "d_i", color=MUTED, weight="bold")
+    s.text(418, 286, "PPO \u2212 SFT", color=MUTED)
+    diffs = [b - a for a, b in zip(sft, ppo)]
+    for i, (a, b, d) in enumerate(zip(sft, ppo, diffs)):
+        y = 316 + 36 * i
+        s.text(40, y + 6, str(i + 1), color=MUTED)
+        s.items.append(f'<line x1="{gx(0)}" y1="{y}" x2="{gx(1)}" y2="{y}" stroke="#d1d5db" '
+                       'stroke-width="1"/>')
+        s.items.append(f'<line x1="{gx(a):.1f}" y1="{y}" x2="{gx(b):.1f}" y2="{y}" '
+                       f'stroke="{INK}" stroke-width="2.5"/>')
+        s.items.append(f'<circle cx="{gx(a):.1f}" cy="{y}" r="7" fill="#ffffff" stroke="{INK}" '
+                       'stroke-width="2"/>')
+        s.items.append(f'<rect x="{gx(b) - 6:.1f}" y="{y - 6}" width="12" height="12" '
+                       f'fill="{INK}"/>')
+        s.text(418, y + 6, signed(d), weight="bold")
+    y = 316 + 36 * len(sft) + 4
+    s.items.append(f'<circle cx="110" cy="{y}" r="7" fill="#ffffff" stroke="{INK}" '
+                   'stroke-width="2"/>')
+    s.text(124, y + 6, "SFT", anchor="start")
+    s.items.append(f'<rect x="194" y="{y - 6}" width="12" height="12" fill="{INK}"/>')
+    s.text(214, y + 6, "PPO", anchor="start")
+    s.text(c, y + 40, "easy or hard, a prompt moves both scores;", color=MUTED)
+    s.text(c, y + 64, "the difference d_i cancels its difficulty", color=MUTED)
+    n = len(diffs)
+    mean_d, sd_d = mean_sd(diffs)
+    se_sft, se_ppo = mean_sd(sft)[1] / math.sqrt(n), mean_sd(ppo)[1] / math.sqrt(n)
+    se_paired, se_unpaired = sd_d / math.sqrt(n), math.hypot(se_sft, se_ppo)
+    s.box(c, y + 138, 420, 100, [f"mean d = {signed(mean_d)} \u00b1 {se_paired:.2f}",
+                                 "paired SE = sd(d) / \u221aN",
+                                 f"unpaired: \u221a(SE\u2081\u00b2 + SE\u2082\u00b2) = {se_unpaired:.2f}",
+                                 f"z = {mean_d / se_paired:.1f} paired, {mean_d / se_unpaired:.1f} unpaired"],
+          fill="op", weight="bold")
+    s.text(c, y + 214, f"illustrative numbers, N = {n}", color=MUTED)
+    return s.write("evaluation_pairing.svg")
+
+
+GRPO_REWARDS = (1, 0, 0, 1, 0, 0)  # the verifier's verdicts on one group
+
+
+def grpo_groups(rewards=GRPO_REWARDS) -> Path:
+    s = Svg(756, "GRPO: a group of sampled replies per prompt is its own baseline",
+            "For one prompt the policy samples G replies; the verifier scores each 1 or 0; each "
+            "reply's advantage is its reward minus the group mean, divided by the group's "
+            "standard deviation. No value model is needed.")
+    c, g = 240, len(rewards)
+    s.text(c, 32, "GRPO: the group is the baseline", weight="bold", size=18)
+    s.box(c, 76, 200, 44, "one prompt x", fill="data", weight="bold")
+    s.arrow(c, 98, c, 124)
+    s.box(c, 148, 300, 44, f"policy \u03c0_\u03b8 samples G = {g}", fill="mlp", weight="bold")
+    s.arrow(90, 170, 90, 226)
+    mean = sum(rewards) / g
+    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / g)
+    s.text(250, 214, "verifier r", color=MUTED, weight="bold")
+    s.text(400, 214, "advantage A", color=MUTED, weight="bold")
+    for i, r in enumerate(rewards):
+        y = 252 + 46 * i
+        s.box(90, y, 120, 38, f"reply {i + 1}", fill="op")
+        s.arrow(152, y, 196, y)
+        s.box(250, y, 100, 38, f"r = {r}", fill="mlp" if r else "cache", weight="bold",
+              dash=not r)
+        s.arrow(302, y, 346, y)
+        s.text(400, y + 6, signed((r - mean) / std), weight="bold")
+    y = 252 + 46 * g
+    s.box(c, y + 22, 420, 78, ["A = (r \u2212 group mean) / group std",
+                               f"here: mean {mean:.2f}, std {std:.2f}",
+                               "every token of a reply gets its A"], fill="op", weight="bold")
+    s.text(c, y + 92, "all right or all wrong: A = 0, no signal", color=MUTED)
+    s.items.append(f'<line x1="20" y1="{y + 114}" x2="460" y2="{y + 114}" stroke="#9ca3af" '
+                   'stroke-width="1.5" stroke-dasharray="6 4"/>')
+    vy = y + 172
+    s.box(110, vy, 170, 72, ["value model V", "PPO's baseline", "(chapter 11)"], fill="cache",
+          stroke="#9ca3af", dash=True)
+    s.items.append(f'<line x1="42" y1="{vy - 21}" x2="178" y2="{vy - 21}" stroke="{GRAD}" '
+                   'stroke-width="2.5"/>')
+    s.text(214, vy - 18, "not needed: the group", anchor="start")
+    s.text(214, vy + 6, "mean stands in for it,", anchor="start")
+    s.text(214, vy + 30, "one model less to train", anchor="start")
+    return s.write("grpo_groups.svg")
+
+
+DIAGRAMS = (backprop_graph, attention_flow, transformer_block, gpt_stack, kv_cache,
+            sft_chat_format, reward_model, rlhf_ppo_loop, dpo_vs_rlhf, evaluation_pairing,
+            grpo_groups)
 
 
 def main() -> None:
