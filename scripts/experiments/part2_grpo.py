@@ -32,7 +32,7 @@ p.add_argument("--beta", type=float, default=0.04)
 p.add_argument("--eval-every", type=int, default=25)
 p.add_argument("--epochs", type=int, default=1)
 p.add_argument("--minibatch", type=int, default=64)
-p.add_argument("--format", default="result", choices=["result", "restate", "work", "mixed"])
+p.add_argument("--format", default="result", choices=["result", "restate", "work", "mixed", "shell"])
 p.add_argument("--temperature", type=float, default=1.0)
 args = p.parse_args()
 
@@ -51,6 +51,25 @@ if args.format == "restate":
 
     def _make(expressions, seed=0, phrasings=1):
         return [assistant.Example(e.question, f"`{e.expr}{_EVAL}{e.value}.", e.expr, e.family, e.value)
+                for e in _orig_make(expressions, seed, phrasings)]
+
+    assistant.make_examples = _make
+    assistant.read_answer = _read
+
+if args.format == "shell":
+    # an experiment: the reply is an interpreter exchange, ">>> EXPR\nVALUE", the base model's own format
+    from minigpt import sessions
+
+    def _read(text):
+        lines = text.strip().split("\n")
+        if len(lines) != 2 or not lines[0].startswith(">>> "):
+            return sessions.MALFORMED
+        return sessions.parse_answer(lines[1])
+
+    _orig_make = assistant.make_examples
+
+    def _make(expressions, seed=0, phrasings=1):
+        return [assistant.Example(e.question, f">>> {e.expr}\n{e.value}", e.expr, e.family, e.value)
                 for e in _orig_make(expressions, seed, phrasings)]
 
     assistant.make_examples = _make
