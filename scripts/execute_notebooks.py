@@ -7,7 +7,8 @@ on one thread (as on Binder, and as the tests re-run them), and is written back 
 only if every cell succeeded. Cell timing metadata is dropped, so a re-run that prints the
 same outputs leaves the file unchanged. Prints each notebook's wall time and records it in
 book/chapter_times.json ({"01_tokenization": seconds, ...}), which the book's chapter header
-cards read ("about 2 min on one core"); --no-times leaves that file alone.
+cards read ("about 2 min on one core"); --no-times leaves that file alone, --time-only
+records the time without storing the outputs.
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ def record_time(stem: str, seconds: float, times_path: Path = TIMES_PATH) -> Non
     os.replace(tmp, times_path)
 
 
-def execute(path: Path) -> float:
+def execute(path: Path, write: bool = True) -> float:
+    """Run ``path`` top to bottom in a fresh kernel; store its outputs in place if ``write``.
+    Returns the wall time in seconds."""
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    if not write:
+        return seconds
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps: noise in every diff
     text = nbformat.writes(notebook) + "\n"  # Jupyter's own layout: sources as lists of lines
@@ -57,15 +62,20 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--no-times", action="store_true",
                         help=f"do not record wall times in {TIMES_PATH.name}")
+    parser.add_argument("--time-only", action="store_true",
+                        help="run and record the wall time, but leave the notebook's stored outputs as they are "
+                             "(to re-time a chapter on a quiet machine)")
     args = parser.parse_args(argv)
+    if args.time_only and args.no_times:
+        parser.error("--time-only and --no-times together would do nothing but run the notebooks")
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # inherited by the kernels
     for path in args.notebooks:
         try:
-            seconds = execute(path)
+            seconds = execute(path, write=not args.time_only)
         except nbclient.exceptions.CellExecutionError as err:
             print(f"{path}: FAILED, not written\n{str(err)[-3000:]}", file=sys.stderr)
             return 1
-        print(f"{path}: executed in {seconds:.1f} s")
+        print(f"{path}: executed in {seconds:.1f} s{' (outputs not stored)' if args.time_only else ''}")
         if not args.no_times:
             record_time(path.stem, seconds)
     return 0

@@ -531,6 +531,23 @@ def test_execute_notebooks_records_run_times(tmp_path):
     assert set(recorded) <= stems and all(isinstance(v, (int, float)) and v > 0 for v in recorded.values())
 
 
+def test_execute_notebooks_can_time_without_storing_outputs(tmp_path):
+    import nbformat
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import execute_notebooks
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), path)
+    before = path.read_bytes()
+    assert execute_notebooks.execute(path, write=False) > 0
+    assert path.read_bytes() == before                          # timed, not stored
+    execute_notebooks.execute(path)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "42\n"
+
+
 def test_strip_solutions_script(tmp_path):
     sys.path.insert(0, str(REPO / "scripts"))
     try:
