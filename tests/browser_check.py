@@ -62,9 +62,6 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1"}
 DESKTOP = {"width": 1280, "height": 900}
-# Chapters whose code and figures have not yet been fitted to the page (code width, alt text):
-# Part II, being rewritten onto the Python assistant; each leaves this list when it is.
-NOT_YET_REVISED = ("notebooks/09_", "notebooks/10_", "notebooks/11_", "notebooks/12_", "notebooks/13_")
 PHONE = {"width": 390, "height": 844}
 
 
@@ -156,9 +153,8 @@ class PageReport:
             out.append(f"{self.untypeset} math elements left as raw TeX")
         if self.math_errors:
             out.append(f"{self.math_errors} MathJax errors (mjx-merror)")
-        if not self.page.startswith(NOT_YET_REVISED):
-            out += [f"code box scrolls sideways at {DESKTOP['width']} px: {line!r}" for line in self.wide_code]
-            out += [f"image without alt text: {src}" for src in self.images_without_alt]
+        out += [f"code box scrolls sideways at {DESKTOP['width']} px: {line!r}" for line in self.wide_code]
+        out += [f"image without alt text: {src}" for src in self.images_without_alt]
         out += [f"image did not load: {src}" for src in self.broken_images]
         out += [f"console error: {msg}" for msg in self.console_errors]
         out += [f"JavaScript error: {msg}" for msg in self.page_errors]

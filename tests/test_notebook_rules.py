@@ -97,11 +97,9 @@ def test_stored_executed_in_order_without_errors(path):
 
 
 # --- The reader's view (issue #13) -------------------------------------------------------
-# Chapters 1-8 and the appendix have been brought to these rules; chapters 9-13 join this
-# list when they are rewritten (they are being rewritten now).
-READER_RULES = [REPO / "notebooks" / f"{stem}.ipynb" for stem in (
-    "01_tokenization", "02_bigram", "03_backprop", "04_attention", "05_transformer",
-    "06_training", "07_pretraining", "08_generation", "appendix_performance")]
+# Every chapter: code that fits its box, figures with alt text and a caption, stored sharp
+# and no wider than the column, and exercises with a tier and a time.
+READER_RULES = NOTEBOOKS
 # A code cell in the built book shows about 77 characters at 1280 px before it scrolls;
 # scripts/format_notebooks.py fits the chapters to this width.
 CODE_WIDTH = 76
