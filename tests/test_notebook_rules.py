@@ -208,3 +208,45 @@ def test_exercises_have_a_tier_and_a_time(path):
            if not re.search(r"\(~\d+ min\)\s*$", title)
            or not re.search(r"^:class: (warm-up|core|challenge)$", options, re.M)]
     assert not bad, f"{path.name}: exercises without a tier or a time estimate: {bad}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_colab_cell_installs_what_the_chapter_imports(path):
+    """On Colab only the first cell's installs exist: the package, and myst-nb where the
+    chapter glues numbers into its prose (without it the chapter stops at its import)."""
+    cells = _code_cells(path)
+    source = "".join(cells[0]["source"])
+    assert "google.colab" in source and "minigpt @" in source, f"{path.name}: first code cell is not the Colab install"
+    uses_glue = any(re.search(r"import glue\b|\bglue\(", "".join(c["source"])) for c in cells)
+    assert not uses_glue or "myst-nb" in source, f"{path.name} uses glue but its Colab cell does not install myst-nb"
+
+
+_PLOTTING = re.compile(r"\b(plt|ax|axes|axs|fig|ax\d)\b[.\[]|plots\.")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_cells_that_only_draw_are_folded(path):
+    """A cell that shows a figure and is mostly matplotlib (60% of its code lines or more) is
+    tagged hide-input: the figure stays in the reading flow, its code opens with a click."""
+    unfolded = []
+    for i, cell in enumerate(_code_cells(path)):
+        if not _images(cell):
+            continue
+        lines = [ln for ln in "".join(cell["source"]).split("\n") if ln.strip() and not ln.strip().startswith("#")]
+        drawing = sum(bool(_PLOTTING.search(ln)) for ln in lines)
+        tags = cell.get("metadata", {}).get("tags", [])
+        if len(lines) > 1 and drawing >= 0.6 * len(lines) and "hide-input" not in tags:
+            unfolded.append(_where(path, i, cell))
+    assert not unfolded, "cells that only draw a figure, not folded (tag hide-input):\n" + "\n".join(unfolded)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sections_are_numbered_in_order(path):
+    """Every chapter numbers its sections the same way (1.1, 1.2, ...; A.1, ... in the
+    appendix), so a reference like "section 4.3" means the same thing in every chapter."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.M | re.S)          # not inside code blocks
+    sections = re.findall(r"^## (\S+) ", text, re.M)
+    prefix = "A" if path.stem.startswith("appendix") else path.stem.split("_")[0].lstrip("0")
+    assert sections == [f"{prefix}.{k}" for k in range(1, len(sections) + 1)], f"{path.name}: {sections}"
