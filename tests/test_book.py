@@ -441,6 +441,19 @@ def test_exercise_tiers_and_estimates_are_read():
     assert [ext.run_time_text(s) for s in (4, 19, 57, 156)] == ["about 10\u00a0s", "about 20\u00a0s", "about 1\u00a0min", "about 3\u00a0min"]
 
 
+def _mini_book_config() -> dict:
+    """The book's _config.yml for a small test book in another folder: the extension,
+    bibliography, logo, favicon and static files named by absolute paths."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config["sphinx"]["local_extensions"] = {"minigpt_book": str(REPO / "book" / "_ext")}
+    config["bibtex_bibfiles"] = [str(REPO / "book" / "references.bib")]
+    config["logo"] = str(REPO / config["logo"])
+    config["html"]["favicon"] = str(REPO / config["html"]["favicon"])
+    sphinx_config = config["sphinx"]["config"]
+    sphinx_config["html_static_path"] = [str(REPO / path) for path in sphinx_config["html_static_path"]]
+    return config
+
+
 def test_tiers_reach_the_card_the_overview_and_the_badges(tmp_path):
     """A small book with one tiered chapter: its card and the instructors' table count the
     exercises by tier and add up their estimates (15 min for one without), and each exercise
@@ -459,13 +472,7 @@ def test_tiers_reach_the_card_the_overview_and_the_badges(tmp_path):
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
     (book / "notebooks" / "01_tiny.ipynb").write_text(json.dumps(nb))
-    config = yaml.safe_load((REPO / "_config.yml").read_text())
-    config["sphinx"]["local_extensions"] = {"minigpt_book": str(REPO / "book" / "_ext")}
-    config["bibtex_bibfiles"] = [str(REPO / "book" / "references.bib")]
-    config["logo"] = str(REPO / config["logo"])
-    config["html"]["favicon"] = str(REPO / config["html"]["favicon"])
-    sphinx_config = config["sphinx"]["config"]
-    sphinx_config["html_static_path"] = [str(REPO / path) for path in sphinx_config["html_static_path"]]
+    config = _mini_book_config()
     (book / "_config.yml").write_text(yaml.safe_dump(config))
     proc = _build(book, tmp_path / "out", config="_config.yml")
     assert proc.wait(timeout=BUILD_TIMEOUT_S) == 0, (tmp_path / "out" / "build.log").read_text()[-4000:]
@@ -586,14 +593,7 @@ def test_gated_solutions_are_hidden_in_the_student_edition(tmp_path):
           "```{solution-start} ex-gated\n:class: dropdown\n```\nGATED SOLUTION TEXT\n\n"
           "```python\nprint(1 + 1)\n```\n\n```{solution-end}\n```\n\nAFTER THE SOLUTION\n")
     (book / "intro.md").write_text(md)
-    config = yaml.safe_load((REPO / "_config.yml").read_text())
-    config["sphinx"]["local_extensions"] = {"minigpt_book": str(REPO / "book" / "_ext")}
-    config["bibtex_bibfiles"] = [str(REPO / "book" / "references.bib")]
-    # the book's files named by relative paths, found from the mini book too
-    config["logo"] = str(REPO / config["logo"])
-    config["html"]["favicon"] = str(REPO / config["html"]["favicon"])
-    sphinx_config = config["sphinx"]["config"]
-    sphinx_config["html_static_path"] = [str(REPO / path) for path in sphinx_config["html_static_path"]]
+    config = _mini_book_config()
     procs = {}
     for hide in (False, True):  # both editions side by side
         config["sphinx"]["config"]["hide_solutions"] = hide
