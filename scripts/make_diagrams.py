@@ -379,7 +379,7 @@ def reward_model(r_a=0.8, r_b=-0.4) -> Path:
         s.arrow(x, 334, x, 308)
     s.text(c, 400, "read at the last position: the only one", color=MUTED)
     s.text(c, 424, "that has seen the whole reply", color=MUTED)
-    s.items.append(f'<line x1="20" y1="448" x2="460" y2="448" stroke="#9ca3af" '
+    s.items.append('<line x1="20" y1="448" x2="460" y2="448" stroke="#9ca3af" '
                    'stroke-width="1.5" stroke-dasharray="6 4"/>')
     s.text(c, 482, "two replies to the same question", weight="bold", size=18)
     for x, name, r in ((125, "A", r_a), (355, "B", r_b)):

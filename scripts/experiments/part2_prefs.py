@@ -3,16 +3,14 @@ with alignment.py's stage functions, measured on dev (never test). Prints as it 
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 
 from minigpt import alignment, evaluation
 from minigpt.checkpoint import load_checkpoint
 from minigpt.dpo import DPOConfig
 from minigpt.ppo import PPOConfig
-from minigpt.reward import RewardTrainConfig, pairwise_accuracy
+from minigpt.reward import RewardTrainConfig
 
 p = argparse.ArgumentParser()
 p.add_argument("--sft", required=True)
