@@ -522,12 +522,19 @@ def test_binder_environment_is_the_chapter_requirements_and_the_package():
     assert "export OPENBLAS_NUM_THREADS=1" in text and text.rstrip().endswith('exec "$@"')
 
 
-def test_execute_notebooks_records_run_times(tmp_path):
+def _script(name: str):
+    """A module of scripts/ (they are programs, not a package), imported by file name."""
+    import importlib
+
     sys.path.insert(0, str(REPO / "scripts"))
     try:
-        import execute_notebooks
+        return importlib.import_module(name)
     finally:
         sys.path.pop(0)
+
+
+def test_execute_notebooks_records_run_times(tmp_path):
+    execute_notebooks = _script("execute_notebooks")
     times = tmp_path / "chapter_times.json"
     execute_notebooks.record_time("02_bigram", 12.345, times)
     execute_notebooks.record_time("01_tokenization", 19.0, times)
@@ -541,11 +548,7 @@ def test_execute_notebooks_records_run_times(tmp_path):
 def test_execute_notebooks_can_time_without_storing_outputs(tmp_path):
     import nbformat
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import execute_notebooks
-    finally:
-        sys.path.pop(0)
+    execute_notebooks = _script("execute_notebooks")
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), path)
     before = path.read_bytes()
@@ -556,11 +559,7 @@ def test_execute_notebooks_can_time_without_storing_outputs(tmp_path):
 
 
 def test_strip_solutions_script(tmp_path):
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import strip_solutions
-    finally:
-        sys.path.pop(0)
+    strip_solutions = _script("strip_solutions")
     nb = {
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": ":::{exercise}\n:label: ex-x\nDo it.\n:::\n\n"
