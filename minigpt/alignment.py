@@ -40,10 +40,10 @@ from .dpo import DPOConfig, train_dpo
 from .fileio import atomic_write, check_writable
 from .grpo import GRPOConfig, train_grpo
 from .model import GPT
-from .ppo import PPOConfig, pack_rollout, train_ppo
+from .ppo import PPOConfig, train_ppo
 from .preferences import preference_groups
 from .reward import RewardModel, RewardTrainConfig, pairwise_accuracy, train_reward_model
-from .sft import encode_dataset, prompt_ids, sft_loss, train_sft
+from .sft import encode_dataset, sft_loss, train_sft
 from .train import TrainConfig, evaluate_loss
 
 # The random streams of a run: stage name -> the second number of its seed sequence.
@@ -253,9 +253,7 @@ def measure_policy(policy, reference, tokenizer, examples, config: AlignmentConf
     out = {"greedy": greedy["accuracy"], "greedy_se": greedy["se"], "gold": t1["accuracy"], "gold_se": t1["se"],
            "kl": t1["kl"], "kl_se": t1["kl_se"], "reply_chars": t1["reply_chars"]}
     if reward_model is not None:
-        prompts = [prompt_ids(tokenizer, e.question) for e in examples]
-        rollout = pack_rollout(prompts, [r[0] for r in t1["reply_ids"]], tokenizer.special_tokens["<|end|>"])
-        out["proxy"] = float(reward_model.score(rollout.idx, rollout.last).mean())
+        out["proxy"] = float(evaluation.reward_scores(reward_model, tokenizer, examples, t1["reply_ids"]).mean())
     return out
 
 

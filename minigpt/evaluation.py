@@ -25,10 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from .assistant import Example, format_answer, verify_all
+from .instructions import END
 from .sft import prompt_ids, sample_replies
 
 __all__ = ["per_prompt", "mean_and_se", "paired_difference", "accuracy_by_family", "baseline_replies",
-           "answer", "kl_to_reference", "evaluate_policy", "best_of_n"]
+           "answer", "kl_to_reference", "reward_scores", "evaluate_policy", "best_of_n"]
 
 
 def per_prompt(scores) -> np.ndarray:
@@ -118,7 +119,7 @@ def kl_to_reference(policy, reference, tokenizer, examples: Sequence[Example], r
 
     prompts = [prompt_ids(tokenizer, e.question) for e in examples]
     flat = [(prompts[i], ids) for i, row in enumerate(reply_ids) for ids in row]
-    end_id = tokenizer.special_tokens["<|end|>"]
+    end_id = tokenizer.special_tokens[END]
     out = []
     for start in range(0, len(flat), batch_size):
         part = flat[start:start + batch_size]
@@ -127,6 +128,20 @@ def kl_to_reference(policy, reference, tokenizer, examples: Sequence[Example], r
         ref_logp, _, _ = action_logprobs(reference, rollout.idx)
         out.append(((logp - ref_logp) * rollout.action_mask).sum(axis=1))
     return np.concatenate(out).reshape(len(reply_ids), -1)
+
+
+def reward_scores(reward_model, tokenizer, examples: Sequence[Example], reply_ids) -> np.ndarray:
+    """``reward_model``'s score of each reply (ids as sampled, with ``<|end|>`` if it ended)
+    to its question: reply_ids N lists of S id arrays -> (N, S)."""
+    from .ppo import pack_rollout
+
+    prompts = [prompt_ids(tokenizer, e.question) for e in examples]
+    end_id = tokenizer.special_tokens[END]
+    out = np.zeros((len(examples), len(reply_ids[0])))
+    for j in range(out.shape[1]):
+        rollout = pack_rollout(prompts, [row[j] for row in reply_ids], end_id)
+        out[:, j] = reward_model.score(rollout.idx, rollout.last)
+    return out
 
 
 def evaluate_policy(model, tokenizer, examples: Sequence[Example], temperature: float = 0.0, samples: int = 1,
@@ -161,17 +176,10 @@ def best_of_n(model, tokenizer, examples: Sequence[Example], reward_model, ns=(1
     Returns ``{"n", "kl", "gold", "gold_se", "proxy", "oracle", "oracle_se"}``, lists over
     ``ns``; ``kl`` is the analytic KL of best-of-n to the sampling policy, log n - (n - 1) / n
     (Stiennon et al. 2020)."""
-    from .ppo import pack_rollout
-
     n_max = max(ns)
     drawn = _replies(model, tokenizer, examples, 1.0, n_max, max_new_tokens, seed)
     gold = np.array([verify_all([e] * n_max, [t for t, _, _ in r]) for e, r in zip(examples, drawn)])   # (N, n)
-    prompts = [prompt_ids(tokenizer, e.question) for e in examples]
-    end_id = tokenizer.special_tokens["<|end|>"]
-    proxy = np.zeros_like(gold)
-    for j in range(n_max):
-        rollout = pack_rollout(prompts, [r[j][2] for r in drawn], end_id)
-        proxy[:, j] = reward_model.score(rollout.idx, rollout.last)
+    proxy = reward_scores(reward_model, tokenizer, examples, [[i for _, _, i in r] for r in drawn])    # (N, n)
     rows = np.arange(len(examples))
     out = {k: [] for k in ("n", "kl", "gold", "gold_se", "proxy", "oracle", "oracle_se")}
     for n in ns:

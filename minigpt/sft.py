@@ -99,14 +99,8 @@ def answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature=1.0)
 
 def answer_questions(model, tokenizer, questions, max_new_tokens=40, temperature=1.0, seed=0):
     """Text answers to a list of questions.  Returns a list of (answer_text, ended)."""
-    end_id = tokenizer.special_tokens[END]
-    rng = as_generator(seed)
-    prompts = [prompt_ids(tokenizer, q) for q in questions]
-    results = []
-    for ans in answer_prompts(model, prompts, end_id, max_new_tokens, rng, temperature):
-        ended = len(ans) > 0 and ans[-1] == end_id
-        results.append((tokenizer.decode(ans[:-1] if ended else ans), bool(ended)))
-    return results
+    replies = sample_replies(model, tokenizer, questions, 1, max_new_tokens, temperature, seed)
+    return [(text, ended) for ((text, ended, _),) in replies]
 
 
 def sample_replies(model, tokenizer, questions, samples=1, max_new_tokens=40, temperature=1.0, seed=0):
