@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import sessions
-from .gold import Labeler
+from .layers import sigmoid
 from .sampling import as_generator
 
 __all__ = [
@@ -164,37 +164,89 @@ class BiasedLabeller:
     """A simulated rater comparing two replies to one question: it prefers the correct one,
     noisily, and longer ones.
 
-    Its utility for a reply is ``correct + length_bias * len(reply) / 20`` (a reply 20
-    characters longer is worth ``length_bias`` of a correct answer), and it chooses between
-    two replies like ``gold.Labeler``: Bradley-Terry with temperature ``tau`` on the
-    utilities, then a flip with probability ``flip_prob``. With ``length_bias`` 0 it is an
-    honest, noisy judge of correctness. ``prob_a`` is the labeller's true probability of
-    preferring reply A, known here (the calibration plot of chapter 10 uses it).
+    Its utility for a reply is ``u = correct + length_bias * len(reply) / 20`` (a reply 20
+    characters longer is worth ``length_bias`` of a correct answer). For replies A and B
+    to one question, with ``d = u(A) - u(B)``, it
+
+    1. prefers A with probability ``s = sigmoid(d / tau)``, a Bradley-Terry choice: clear
+       differences are almost always judged right, close calls are nearly coin flips
+       (with ``tau`` 0.1, before any flip, a difference of 0.1 is judged right 73% of the
+       time, 0.3: 95%; ``tau`` 0 is a sharp comparison, ``s`` = 1, 0, or 1/2 for a tie);
+    2. then flips that choice with probability ``flip_prob``: the rater misread, clicked
+       the wrong button, or simply disagrees.
+
+    So ``P(label = A) = (1 - flip_prob) * s + flip_prob * (1 - s)``: ``prob_a``, the
+    labeller's true probability, known here as it never is with people (the calibration
+    plot of chapter 10 uses it). ``label`` draws the labels, two random numbers per pair
+    from the labeller's own stream (``seed``: an int or a ``np.random.Generator``), the
+    choice, then the flip: the same seed gives the same labels.
+
+    Step 2 follows AlpacaFarm (Dubois et al. 2023, "AlpacaFarm: A Simulation Framework for
+    Methods that Learn from Human Feedback"), whose simulated annotators flip 25% of their
+    labels so that they disagree with each other about as often as human raters do (who
+    agree on only about two thirds of pairs). Step 1 adds noise of its own on close calls;
+    ``self_agreement`` is the rate to compare with the human one, for the pairs at hand.
+
+    Noise sets a **ceiling** (``ceiling``): a label is a coin with ``p = prob_a``, and no
+    predictor, a reward model included, can beat always naming the likelier side, right
+    with probability ``max(p, 1 - p)``. Since ``flip_prob < 0.5`` that side is the one of
+    higher utility. A reward model at 0.78 against a ceiling of 0.80 has learned almost
+    all there was to learn.
+
+    The length bias is the one real raters show (Singhal et al. 2023, "A Long Way to Go:
+    Investigating Length Correlations in RLHF"). With ``length_bias`` 0 the labeller is an
+    honest, noisy judge of correctness.
     """
 
     def __init__(self, length_bias: float = 0.1, tau: float = 0.1, flip_prob: float = 0.1, seed=0):
         if not np.isfinite(length_bias) or length_bias < 0:
             raise ValueError(f"length_bias must be a finite number >= 0, got {length_bias}")
+        if not np.isfinite(tau) or tau < 0:
+            raise ValueError(f"tau must be a finite number >= 0, got {tau}")
+        if not 0.0 <= flip_prob < 0.5:
+            # At 0.5 the labels carry no information; above, they point the wrong way.
+            raise ValueError(f"flip_prob must be in [0, 0.5), got {flip_prob}")
         self.length_bias = float(length_bias)
-        self.choice = Labeler(tau=tau, flip_prob=flip_prob, seed=seed)
+        self.tau = float(tau)
+        self.flip_prob = float(flip_prob)
+        self.rng = as_generator(seed)
 
     def __repr__(self):
-        return (f"BiasedLabeller(length_bias={self.length_bias}, tau={self.choice.tau}, "
-                f"flip_prob={self.choice.flip_prob})")
+        return f"BiasedLabeller(length_bias={self.length_bias}, tau={self.tau}, flip_prob={self.flip_prob})"
 
     def utility(self, examples: Sequence[Example], texts: Sequence[str]) -> np.ndarray:
         """What the labeller values in each reply: correctness plus its length bias. (N,)"""
         lengths = np.array([len(t) for t in texts], dtype=np.float64)
         return verify_all(examples, texts) + self.length_bias * lengths / 20.0
 
+    def _choice_prob(self, examples, texts_a, texts_b) -> np.ndarray:
+        """Step 1 only: the probability of preferring A before any flip. (N,)"""
+        d = self.utility(examples, texts_a) - self.utility(examples, texts_b)
+        if self.tau == 0:
+            return 0.5 * (1.0 + np.sign(d))  # 1, 0, or 1/2 for a tie
+        return sigmoid(d / self.tau)
+
     def prob_a(self, examples, texts_a, texts_b) -> np.ndarray:
-        """P(the labeller prefers A) for each pair. (N,)"""
-        return self.choice.prob_a(self.utility(examples, texts_a), self.utility(examples, texts_b))
+        """P(the labeller prefers A) for each pair, flips included. (N,)"""
+        s = self._choice_prob(examples, texts_a, texts_b)
+        return (1.0 - self.flip_prob) * s + self.flip_prob * (1.0 - s)
 
     def label(self, examples, texts_a, texts_b) -> np.ndarray:
         """Draw one label per pair: 1 where A is preferred. int64 (N,)"""
-        return self.choice.label_pairs(self.utility(examples, texts_a), self.utility(examples, texts_b))
+        s = self._choice_prob(examples, texts_a, texts_b)
+        chose_a = self.rng.random(s.shape) < s
+        flipped = self.rng.random(s.shape) < self.flip_prob
+        return (chose_a ^ flipped).astype(np.int64)
 
     def ceiling(self, examples, texts_a, texts_b) -> float:
-        """The best accuracy any reward model can reach on these labels (``Labeler.labeler_ceiling``)."""
-        return self.choice.labeler_ceiling(self.utility(examples, texts_a), self.utility(examples, texts_b))
+        """The best accuracy any reward model can reach on these labels: the mean of
+        ``max(p, 1 - p)`` with ``p = prob_a``."""
+        p = self.prob_a(examples, texts_a, texts_b)
+        return float(np.mean(np.maximum(p, 1.0 - p)))
+
+    def self_agreement(self, examples, texts_a, texts_b) -> float:
+        """How often two independent labels of the same pair agree: the mean of
+        ``p**2 + (1 - p)**2``, the inter-annotator agreement a study with people reports
+        (AlpacaFarm measured about 0.66 for humans)."""
+        p = self.prob_a(examples, texts_a, texts_b)
+        return float(np.mean(p**2 + (1.0 - p) ** 2))

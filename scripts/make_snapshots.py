@@ -1,22 +1,20 @@
-"""Rebuild the text snapshots shipped in ``minigpt/snapshots/`` from the running Python.
+"""Rebuild the text snapshot shipped in ``minigpt/snapshots/`` from the running Python.
 
-The book's numbers come from these files, which were made on Python 3.11: run this on
+The book's numbers come from this file, which was made on Python 3.11: run this on
 Python 3.11 only when you mean to change the corpus (and then re-run the notebooks).
 
     python scripts/make_snapshots.py
 
-It writes ``pydoc.txt.gz`` (``minigpt.pydoc_corpus.build_pydoc_corpus()``) and
-``stdlib_callables.json.gz`` (``minigpt.instructions.collect_documented_callables()``),
-gzipped with a fixed timestamp so the same text gives the same bytes, and prints the
-SHA-256 constants to paste into ``minigpt/pydoc_corpus.py`` and ``minigpt/instructions.py``.
+It writes ``pydoc.txt.gz`` (``minigpt.pydoc_corpus.build_pydoc_corpus()``), gzipped with
+a fixed timestamp so the same text gives the same bytes, and prints the SHA-256 constant to
+paste into ``minigpt/pydoc_corpus.py``.
 """
 
 import gzip
 import hashlib
-import json
 import sys
 
-from minigpt import instructions, pydoc_corpus
+from minigpt import pydoc_corpus
 from minigpt.fileio import atomic_write
 
 
@@ -33,11 +31,6 @@ def main() -> None:
     digest = write_snapshot(pydoc_corpus.PYDOC_SNAPSHOT, corpus)
     print(f"{pydoc_corpus.PYDOC_SNAPSHOT}: {len(corpus):,} characters")
     print(f'PYDOC_SNAPSHOT_SHA256 = "{digest}"')
-    pairs = instructions.collect_documented_callables()
-    text = json.dumps(pairs, ensure_ascii=False, indent=0)
-    digest = write_snapshot(instructions.CALLABLES_SNAPSHOT, text)
-    print(f"{instructions.CALLABLES_SNAPSHOT}: {len(pairs):,} callables")
-    print(f'CALLABLES_SNAPSHOT_SHA256 = "{digest}"')
 
 
 if __name__ == "__main__":

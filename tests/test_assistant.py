@@ -104,13 +104,99 @@ def test_the_length_bias_can_beat_correctness():
     honest = BiasedLabeller(length_bias=0.0, tau=0.1, flip_prob=0.0)
     assert biased.prob_a([example], [long_wrong], [right])[0] > 0.9
     assert honest.prob_a([example], [long_wrong], [right])[0] < 0.01
-    with pytest.raises(ValueError, match="length_bias"):
-        BiasedLabeller(length_bias=-1.0)
+
+
+def _length_pairs(n, seed=0):
+    """``n`` pairs of malformed replies ("xx...", verified 0) of random lengths 0-59, so that
+    with ``length_bias`` 1 a reply's utility is its length / 20. Returns (examples, a, b,
+    utility of a, utility of b)."""
+    rng = np.random.default_rng(seed)
+    len_a, len_b = rng.integers(0, 60, size=(2, n))
+    a, b = ["x" * k for k in len_a], ["x" * k for k in len_b]
+    return [_example("1")] * n, a, b, len_a / 20.0, len_b / 20.0
+
+
+def test_a_sharp_noise_free_labeller_follows_the_utility_order():
+    examples, a, b, u_a, u_b = _length_pairs(2000)
+    judge = BiasedLabeller(length_bias=1.0, tau=0.0, flip_prob=0.0, seed=0)
+    np.testing.assert_array_equal(judge.utility(examples, a), u_a)
+    labels = judge.label(examples, a, b)
+    untied = u_a != u_b
+    np.testing.assert_array_equal(labels[untied], (u_a > u_b)[untied])
+    assert judge.prob_a(examples, a, b)[~untied].tolist() == [0.5] * int((~untied).sum())   # a tie is a coin
+    # A small tau: only near-ties are ever judged wrong (the smallest difference here is 0.05).
+    labels = BiasedLabeller(length_bias=1.0, tau=1e-3, flip_prob=0.0, seed=0).label(examples, a, b)
+    np.testing.assert_array_equal(labels[untied], (u_a > u_b)[untied])
+
+
+@pytest.mark.parametrize("flip_prob", [0.1, 0.25])
+def test_the_labeller_flips_at_the_requested_rate(flip_prob):
+    examples, a, b, u_a, u_b = _length_pairs(40_000, seed=1)
+    labels = BiasedLabeller(length_bias=1.0, tau=0.0, flip_prob=flip_prob, seed=1).label(examples, a, b)
+    untied = u_a != u_b
+    agreement = np.mean(labels[untied] == (u_a > u_b)[untied])
+    assert agreement == pytest.approx(1 - flip_prob, abs=0.01)   # standard error ~0.002
+
+
+def test_the_ceiling_and_self_agreement_match_a_simulation():
+    examples, a, b, u_a, u_b = _length_pairs(40_000, seed=2)
+    judge = BiasedLabeller(length_bias=1.0, tau=0.1, flip_prob=0.15, seed=3)
+    ceiling = judge.ceiling(examples, a, b)
+    labels = judge.label(examples, a, b)
+    # Naming the higher utility (a coin on ties) is the best predictor, and scores the ceiling.
+    coin = np.random.default_rng(4).random(len(a)) < 0.5
+    best_guess = np.where(u_a == u_b, coin, u_a > u_b)
+    assert np.mean(labels == best_guess) == pytest.approx(ceiling, abs=0.01)
+    # Two independent draws agree as often as self_agreement says.
+    again = judge.label(examples, a, b)
+    assert np.mean(labels == again) == pytest.approx(judge.self_agreement(examples, a, b), abs=0.01)
+    # Closed form at one difference d = 0.2: (1 - f) s + f (1 - s), s = sigmoid(d / tau).
+    s = 1 / (1 + np.exp(-0.2 / 0.1))
+    assert judge.ceiling([_example("1")], ["x" * 4], [""]) == pytest.approx(0.85 * s + 0.15 * (1 - s))
+    assert judge.ceiling([_example("1")], ["xyz"], ["abc"]) == 0.5   # a tie: a fair coin, whatever the noise
+    sharp = BiasedLabeller(length_bias=1.0, tau=0.0, flip_prob=0.2)
+    assert sharp.ceiling(examples, a, b) == pytest.approx(0.8 * np.mean(u_a != u_b) + 0.5 * np.mean(u_a == u_b))
+
+
+def test_prob_a_is_balanced_and_capped_by_the_flips():
+    judge = BiasedLabeller(length_bias=0.0, tau=0.1, flip_prob=0.15, seed=0)
+    example, right, wrong = _example("82"), "The result is 82.", "The result is 83."
+    p = judge.prob_a([example] * 3, [right, right, wrong], [wrong, right, right])
+    assert p[0] > 0.8 and p[1] == 0.5 and p[2] < 0.2 and p[0] == pytest.approx(1 - p[2])
+    assert p.max() <= 0.85 + 1e-12                              # flips cap confidence at 1 - flip_prob
+    # A huge difference over a tiny tau does not overflow.
+    assert BiasedLabeller(tau=1e-9, flip_prob=0.15).prob_a([example], [right], [wrong])[0] == pytest.approx(0.85)
+    # Swapping A and B turns p into 1 - p, and the labels follow p on average.
+    examples, a, b, _, _ = _length_pairs(20_000, seed=5)
+    judge = BiasedLabeller(length_bias=1.0, tau=0.5, flip_prob=0.1, seed=5)
+    np.testing.assert_allclose(judge.prob_a(examples, a, b), 1 - judge.prob_a(examples, b, a))
+    assert judge.label(examples, a, b).mean() == pytest.approx(judge.prob_a(examples, a, b).mean(), abs=0.01)
 
 
 def test_labels_are_seeded():
     examples = [_example("1")] * 50
     a, b = ["The result is 1."] * 50, ["The result is 12."] * 50
     draw = lambda seed: BiasedLabeller(tau=1.0, flip_prob=0.2, seed=seed).label(examples, a, b)  # noqa: E731
-    assert np.array_equal(draw(3), draw(3))
-    assert not np.array_equal(draw(3), draw(4))
+    first = draw(3)
+    assert first.dtype == np.int64 and set(np.unique(first)) <= {0, 1}
+    assert np.array_equal(first, draw(3))
+    assert np.array_equal(first, draw(np.random.default_rng(3)))   # an int seed is a Generator of that seed
+    assert not np.array_equal(first, draw(4))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"length_bias": -1.0}, "length_bias must be a finite number >= 0"),
+    ({"length_bias": float("nan")}, "length_bias must be a finite number >= 0"),
+    ({"tau": -1.0}, "tau must be a finite number >= 0"),
+    ({"tau": float("inf")}, "tau must be a finite number >= 0"),
+    ({"flip_prob": 0.5}, r"flip_prob must be in \[0, 0.5\)"),
+    ({"flip_prob": -0.1}, r"flip_prob must be in \[0, 0.5\)"),
+    ({"flip_prob": float("nan")}, r"flip_prob must be in \[0, 0.5\)"),
+])
+def test_the_labeller_rejects_bad_settings(settings, message):
+    with pytest.raises(ValueError, match=message):
+        BiasedLabeller(**settings)
+
+
+def test_repr_shows_the_settings():
+    assert repr(BiasedLabeller(0.2, 0.1, 0.05)) == "BiasedLabeller(length_bias=0.2, tau=0.1, flip_prob=0.05)"
