@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minigpt import reference
-from minigpt.alignment import STREAMS, AlignmentConfig, run_alignment, stream, task_data
+from minigpt.alignment import STREAMS, AlignmentConfig, combine_seeds, run_alignment, stream, task_data
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,6 @@ def test_an_existing_run_is_not_overwritten(quick_run):
 def test_seeds_are_combined_prompt_by_prompt(quick_run):
     import copy
 
-    from minigpt.alignment import combine_seeds
     from minigpt.evaluation import paired_difference
 
     _, report = quick_run
@@ -100,14 +99,32 @@ def test_seeds_are_combined_prompt_by_prompt(quick_run):
     other["test"]["stages"]["ppo"]["greedy"]["accuracy"] = 1.0
     combined = combine_seeds({0: report, 1: other})
     assert combined["seeds"] == [0, 1]
-    ppo = combined["stages"]["ppo"]["greedy"]
-    assert ppo["by_seed"]["1"] == 1.0 and ppo["mean"] == pytest.approx((ppo["by_seed"]["0"] + 1.0) / 2)
+    ppo = combined["test"]["ppo"]["greedy"]
+    assert ppo["by_seed"]["1"] == 1.0
     mine = (np.array(report["test"]["per_prompt"]["ppo"]["greedy"]) + 1.0) / 2
     sft = np.array(report["test"]["per_prompt"]["sft"]["greedy"])
+    assert ppo["accuracy"] == pytest.approx(mine.mean())
+    assert ppo["se"] == pytest.approx(mine.std(ddof=1) / np.sqrt(len(mine)))
     expected = paired_difference(mine, sft)
-    assert combined["paired_vs_sft"]["ppo"]["greedy"]["diff"] == pytest.approx(expected["diff"])
-    assert combined["paired_vs_sft"]["ppo"]["greedy"]["se"] == pytest.approx(expected["se"])
-    assert "sft" not in combined["paired_vs_sft"]
+    assert combined["paired"]["ppo"]["greedy"]["diff"] == pytest.approx(expected["diff"])
+    assert combined["paired"]["ppo"]["greedy"]["se"] == pytest.approx(expected["se"])
+    assert "sft" not in combined["paired"]
+
+
+def test_the_combined_report_has_the_schema_the_book_reads(quick_run):
+    _, report = quick_run
+    combined = combine_seeds({0: report, 1: report})
+    for stage in ("sft", "ppo", "dpo", "grpo"):
+        entry = combined["test"][stage]
+        for decoding in ("greedy", "temperature_1"):
+            assert set(entry[decoding]) >= {"accuracy", "se"}
+            assert entry[decoding]["accuracy"] == report["test"]["stages"][stage][decoding]["accuracy"]
+        assert np.isfinite(entry["kl"])
+    for stage in ("ppo", "dpo", "grpo"):
+        for decoding in ("greedy", "temperature_1"):
+            assert set(combined["paired"][stage][decoding]) >= {"diff", "se"}
+    assert combined["test"]["baselines"] == {k: v["accuracy"] for k, v in report["test"]["baselines"].items()}
+    assert combined["selection"]["seed_0"] == report["selection"]
 
 
 def test_run_seeds_writes_each_seed_and_the_comparison(tmp_path, monkeypatch, quick_run):
@@ -127,6 +144,8 @@ def test_run_seeds_writes_each_seed_and_the_comparison(tmp_path, monkeypatch, qu
     assert calls == [(str(tmp_path / "run" / "seed_0"), 0), (str(tmp_path / "run" / "seed_3"), 3)]
     assert json.loads((tmp_path / "run" / "report.json").read_text())["seeds"] == [0, 3]
     assert set(combined["timings_seconds"]) == {"total", "seed_0", "seed_3"}
+    assert combined["timings_seconds"]["seed_0"] == report["timings_seconds"]       # every stage of each seed
+    assert combined["seed_reports"] == {"0": "seed_0/report.json", "3": "seed_3/report.json"}
     with pytest.raises(FileExistsError):
         alignment.run_seeds(tmp_path / "run", AlignmentConfig.quick(), seeds=(0, 3), workers=1)
 
