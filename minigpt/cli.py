@@ -1,4 +1,4 @@
-"""Command line: ``python -m minigpt train ...``, ``sample ...``, ``pipeline ...`` and ``align ...``.
+"""Command line: ``python -m minigpt train ...``, ``sample ...``, and ``pipeline ...`` (Part II's run).
 
 Every failure a user can cause (a bad option, a missing corpus, a corrupt or foreign
 checkpoint, an existing run) ends with one line on stderr, ``... error: <what is wrong
@@ -115,22 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the most likely tokens whose probabilities add up to p")
     s.add_argument("--num-samples", type=arg_type(check_int, minimum=1), default=1, help="samples to draw")
     s.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="seed of the sampling")
-    pl = sub.add_parser("pipeline", help="run every stage: pre-training, SFT, reward model, PPO, DPO, evaluation",
-                        description="Run the whole course: corpus -> tokenizer -> pre-training -> SFT -> reward "
-                                    "model -> PPO -> DPO -> evaluation. Writes OUT/checkpoints/*.npz, "
-                                    "OUT/report.json, OUT/samples.json and OUT/plots/*.png; each stage's "
-                                    "results are written as soon as it finishes.",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    pl.add_argument("--out", type=Path, required=True, help="output folder")
-    pl.add_argument("--quick", action="store_true", help="a reduced run of a few minutes (what the tests use)")
-    pl.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="seed of every stage")
-    pl.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
-    pl.add_argument("--no-progress", action="store_true", help="no progress bars")
-    al = sub.add_parser("align", help="Part II on the Python assistant: SFT, reward models, best-of-n, PPO, DPO, GRPO",
+    al = sub.add_parser("pipeline", help="Part II on the Python assistant: SFT, reward models, best-of-n, PPO, DPO, GRPO",
                         description="From the base model (the shipped one, or --base CHECKPOINT): SFT -> "
                                     "preference data -> reward models -> best-of-n -> PPO -> DPO -> GRPO (verifier "
                                     "and reward model) -> the test table. Writes OUT/report.json, "
-                                    "OUT/samples.json and OUT/checkpoints/*.npz as each stage finishes.",
+                                    "OUT/samples.json and OUT/checkpoints/*.npz as each stage finishes (with "
+                                    "several seeds, in OUT/seed_<s>/). The shipped reference run is "
+                                    "`python -m minigpt pipeline --out runs/reference` (two seeds, two cores).",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     al.add_argument("--out", type=Path, required=True, help="output folder")
     al.add_argument("--base", type=Path, default=None, help="base model checkpoint (default: the shipped one)")
@@ -144,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_align(args) -> int:
+def cmd_pipeline(args) -> int:
     from dataclasses import replace
 
     from .alignment import AlignmentConfig, run_alignment, run_seeds
@@ -161,15 +152,6 @@ def cmd_align(args) -> int:
         report = run_seeds(args.out, config, tuple(args.seeds), base_path=args.base, workers=args.workers,
                            overwrite=args.overwrite)
     print(f"done in {report['timings_seconds']['total']:.0f} s; report: {args.out / 'report.json'}")
-    return 0
-
-
-def cmd_pipeline(args) -> int:
-    from .pipeline import Pipeline, PipelineConfig
-
-    config = PipelineConfig.quick() if args.quick else PipelineConfig()
-    config.seed = args.seed
-    Pipeline(args.out, config, progress=not args.no_progress, overwrite=args.overwrite).run()
     return 0
 
 
@@ -353,7 +335,7 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "pipeline": cmd_pipeline, "align": cmd_align}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "pipeline": cmd_pipeline}
 
 
 def main(argv=None) -> int:

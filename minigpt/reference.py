@@ -10,22 +10,25 @@ exactly those weights)::
     base = reference.load_stage("pretrain")   # dict: model, tokenizer, config, ...
     base_report = reference.load_base_report()  # its loss curve, per-family accuracy, command
 
-Part II of the book (SFT, reward model, PPO, DPO, evaluation) studies models whose
-training takes longer than a notebook should.  The full pipeline run was done once; its
-checkpoints (float16, about 1.7 MB each), ``report.json``, ``samples.json`` and plots live
-in ``minigpt/reference/`` and the chapters load them from there:
+Part II of the book (SFT, reward models, PPO, DPO, GRPO, evaluation: chapters 9-14) studies
+models whose training takes longer than a notebook should. Its run, ``python -m minigpt
+pipeline`` (``minigpt.alignment``: two training seeds, one core each), was made once; the
+combined ``report.json``, each seed's ``seed_<s>/report.json`` and ``samples.json``, and seed
+0's checkpoints (``seed_0/checkpoints/*.npz``, float16, about 1.7 MB each) live in
+``minigpt/reference/`` and the chapters load them from there::
 
     from minigpt import reference
     sft = reference.load_stage("sft")          # dict: model, tokenizer, config, ...
-    report = reference.load_report()           # every number the book quotes
-    data = reference.instruction_data()        # the same train / held-out prompts
+    report = reference.load_report()           # the test table over both seeds, paired against SFT
+    run = reference.load_seed_report(0)        # one seed's every stage: curves, choices, timings
+    data = reference.task_data()               # the same train / dev / test questions
 
-The float16 weights are exactly the models the report evaluated (the pipeline rounds
-them before evaluating), so a chapter re-computing a loss gets the report's value.  Numbers
-that come from *sampling* (gold scores, KL, samples) are reproduced exactly only with the
-run's number of BLAS threads (the default two of the machine that made it): with another
-count a matrix product can round differently in its last bit, a sampled token can then
-change, and the recomputed mean moves by a fraction of its standard error.
+The float16 weights are exactly the models the report evaluated (the run rounds them before
+evaluating), so a chapter re-computing a greedy answer gets the report's. Numbers that come
+from *sampling* (accuracy at temperature 1, KL, samples) are reproduced exactly only on a CPU
+whose BLAS kernels round the same way: elsewhere a matrix product can differ in its last bit,
+a sampled token can then change, and a recomputed mean moves by a fraction of its standard
+error.
 
 To use another run (your own, or ``--quick`` while developing), point the environment
 variable ``MINIGPT_REFERENCE`` at its output directory, or pass ``directory=``.
@@ -40,7 +43,7 @@ from pathlib import Path
 from .checkpoint import load_checkpoint
 
 PACKAGE_DIR = Path(__file__).parent / "reference"
-STAGES = ("pretrain", "sft", "reward_model", "ppo", "dpo")
+STAGES = ("pretrain", "sft", "reward_model", "ppo", "dpo", "grpo", "grpo_rm")
 # The base model's folder inside a reference directory.
 BASE = "base"
 
@@ -59,28 +62,36 @@ def reference_dir(directory=None) -> Path:
 
 
 def load_report(directory=None) -> dict:
-    """The run's ``report.json``: configuration, seed and every stage's measurements."""
+    """The run's ``report.json``: its configuration, the test table combined over its training
+    seeds (``alignment.combine_seeds``: ``report["test"][stage]``, ``report["paired"][stage]``,
+    ``report["test"]["baselines"]``), what was chosen on dev and the timings."""
     return json.loads((reference_dir(directory) / "report.json").read_text(encoding="utf-8"))
 
 
-def load_samples(directory=None) -> dict:
-    """Sampled answers to held-out questions for each stage (``samples.json``)."""
-    return json.loads((reference_dir(directory) / "samples.json").read_text(encoding="utf-8"))
+def load_samples(directory=None, seed: int = 0) -> dict:
+    """Sampled answers to test questions for each stage (``samples.json``; in a run of several
+    seeds, that of ``seed``)."""
+    root = reference_dir(directory)
+    path = root / f"seed_{seed}" / "samples.json"
+    return json.loads((path if path.is_file() else root / "samples.json").read_text(encoding="utf-8"))
 
 
-def load_stage(stage: str, directory=None) -> dict:
+def load_stage(stage: str, directory=None, seed: int = 0) -> dict:
     """The checkpoint of one stage (``load_checkpoint``'s dict: model, tokenizer, ...).
 
     stage: one of ``STAGES``.  The reward model comes back as a ``RewardModel``.
-    ``"pretrain"`` is the base model (``base/model.npz``) where the directory has one,
-    as the package's has; a pipeline run without it gives its own pre-trained model.
+    ``"pretrain"`` is the base model (``base/model.npz``): the directory's if it has one,
+    else the package's.
+    In a run of several seeds the checkpoints are those of ``seed`` (``seed_<s>/checkpoints``).
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; the reference run has {', '.join(STAGES)}")
     root = reference_dir(directory)
-    if stage == "pretrain" and (root / BASE / "model.npz").is_file():
-        return load_checkpoint(root / BASE / "model.npz")
-    return load_checkpoint(root / "checkpoints" / f"{stage}.npz")
+    if stage == "pretrain":      # the run's own base model, else the package's (every run starts from it)
+        base = root / BASE / "model.npz"
+        return load_checkpoint(base if base.is_file() else PACKAGE_DIR / BASE / "model.npz")
+    folder = root / f"seed_{seed}" / "checkpoints"
+    return load_checkpoint((folder if folder.is_dir() else root / "checkpoints") / f"{stage}.npz")
 
 
 def load_base_report(directory=None) -> dict:
@@ -92,24 +103,25 @@ def load_base_report(directory=None) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def plot_path(name: str, directory=None) -> Path:
-    """Path of one of the run's figures, e.g. ``plot_path("overoptimisation")``."""
-    path = reference_dir(directory) / "plots" / f"{name}.png"
+def load_seed_report(seed: int = 0, directory=None) -> dict:
+    """One training seed's full report (``alignment.run_alignment``'s): every stage's record
+    (SFT's learning rates, the reward model's data-size curve and calibration, best-of-n, the
+    PPO and GRPO curves, DPO's learning rates), the test table of that seed and its timings."""
+    root = reference_dir(directory)
+    path = root / f"seed_{seed}" / "report.json"
     if not path.is_file():
-        raise FileNotFoundError(f"the reference run has no plot {path.name}")
-    return path
+        seeds = sorted(p.name for p in root.glob("seed_*"))
+        raise FileNotFoundError(f"the reference run has no seed {seed} ({path} is missing); it has {seeds or 'none'}")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def pipeline_config(directory=None):
-    """The run's ``PipelineConfig`` (sizes, budgets, seed), rebuilt from the report."""
-    from .pipeline import PipelineConfig
-    return PipelineConfig.from_dict(load_report(directory)["config"])
+def alignment_config(directory=None):
+    """The run's ``AlignmentConfig`` (sizes, budgets, learning rates), rebuilt from the report."""
+    from .alignment import AlignmentConfig
+    return AlignmentConfig.from_dict(load_report(directory)["config"])
 
 
-def instruction_data(tokenizer=None, directory=None) -> dict:
-    """The instruction data exactly as the run used it (``pipeline.instruction_splits``):
-    train / held-out pairs and examples and the held-out evaluation prompts."""
-    from .pipeline import instruction_splits
-    if tokenizer is None:
-        tokenizer = load_stage("sft", directory)["tokenizer"]
-    return instruction_splits(tokenizer, pipeline_config(directory))
+def task_data(directory=None) -> dict:
+    """The run's train, dev and test questions (``alignment.task_data``), exactly as it used them."""
+    from .alignment import task_data as split
+    return split(alignment_config(directory))

@@ -99,6 +99,12 @@ from minigpt import CharTokenizer, GPT, GPTConfig, load_checkpoint, save_checkpo
 from minigpt.cli import main  # noqa: E402
 from minigpt.reference import PACKAGE_DIR  # noqa: E402
 
+
+def _shipped(stage):
+    """A checkpoint file of the shipped Part II run (seed 0's)."""
+    return PACKAGE_DIR / "seed_0" / "checkpoints" / f"{stage}.npz"
+
+
 TINY_MODEL = ["--tokenizer", "char", "--block-size", "8", "--n-layer", "1", "--n-head", "1", "--d-model", "8"]
 
 
@@ -191,9 +197,9 @@ def _crafted_meta(path):
                                   "no tokenizer (resume)", "nan temperature"])
 def test_user_errors_end_in_one_line_and_status_2(capsys, tmp_path, case):
     if case == "reward model":
-        args, words = ["sample", "--checkpoint", PACKAGE_DIR / "checkpoints" / "reward_model.npz"], ["reward model"]
+        args, words = ["sample", "--checkpoint", _shipped("reward_model")], ["reward model"]
     elif case == "max-new-tokens":
-        args = ["sample", "--checkpoint", PACKAGE_DIR / "checkpoints" / "sft.npz", "--max-new-tokens", 10**13]
+        args = ["sample", "--checkpoint", _shipped("sft"), "--max-new-tokens", 10**13]
         words = ["--max-new-tokens"]
     elif case == "crafted meta":
         args, words = ["sample", "--checkpoint", _crafted_meta(tmp_path / "c.npz")], ["optimizer"]
@@ -203,7 +209,7 @@ def test_user_errors_end_in_one_line_and_status_2(capsys, tmp_path, case):
         _ckpt_without_tokenizer(tmp_path / "run" / "ckpt.npz")
         args, words = ["train", "--out", tmp_path / "run", "--resume", "--no-progress"], ["tokenizer"]
     else:
-        args = ["sample", "--checkpoint", PACKAGE_DIR / "checkpoints" / "sft.npz", "--temperature", "nan"]
+        args = ["sample", "--checkpoint", _shipped("sft"), "--temperature", "nan"]
         words = ["--temperature"]
     status, _, err = cli(capsys, *args)
     assert_one_line_error(status, err, *words)
@@ -211,16 +217,16 @@ def test_user_errors_end_in_one_line_and_status_2(capsys, tmp_path, case):
 
 # defect class: the pipeline wrote nothing until pre-training ended (unwritable --out found late)
 def test_pipeline_refuses_an_unwritable_out_before_it_starts(capsys, tmp_path, monkeypatch):
-    from minigpt.pipeline import Pipeline
+    import minigpt.alignment as alignment
 
-    def must_not_run(self):
+    def must_not_run(*args, **kwargs):
         raise AssertionError("a stage ran although --out cannot be written")
 
-    monkeypatch.setattr(Pipeline, "stage_corpus_and_tokenizer", must_not_run)
+    monkeypatch.setattr(alignment, "stage_sft", must_not_run)
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")
-    status, _, err = cli(capsys, "pipeline", "--quick", "--no-progress", "--out", blocker / "out")
-    assert_one_line_error(status, err, "--out")
+    status, _, err = cli(capsys, "pipeline", "--quick", "--seeds", 0, "--out", blocker / "out")
+    assert_one_line_error(status, err, "out")
 
 
 def test_train_on_the_python_corpus_keeps_its_own_validation_text(capsys, tmp_path):
@@ -239,18 +245,18 @@ def test_train_on_the_python_corpus_keeps_its_own_validation_text(capsys, tmp_pa
     assert ck["run_settings"]["corpus"] == "python" and ck["run_settings"]["docs_fraction"] == 0.5
 
 
-def test_align_refuses_an_existing_run_with_one_line(tmp_path, capsys):
+def test_pipeline_refuses_an_existing_run_with_one_line(tmp_path, capsys):
     from minigpt.cli import main
 
     (tmp_path / "report.json").write_text("{}")
-    assert main(["align", "--out", str(tmp_path), "--quick"]) == 2
+    assert main(["pipeline", "--out", str(tmp_path), "--quick"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "already holds a run" in err and "overwrite" in err
     assert (tmp_path / "report.json").read_text() == "{}"
 
 
-def test_align_refuses_a_missing_base_checkpoint(tmp_path, capsys):
+def test_pipeline_refuses_a_missing_base_checkpoint(tmp_path, capsys):
     from minigpt.cli import main
 
-    assert main(["align", "--out", str(tmp_path / "run"), "--base", str(tmp_path / "nope.npz")]) == 2
+    assert main(["pipeline", "--out", str(tmp_path / "run"), "--base", str(tmp_path / "nope.npz")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err

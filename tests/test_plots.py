@@ -1,4 +1,4 @@
-"""minigpt.plots: the book's figure style and the pipeline's figures."""
+"""minigpt.plots: the book's figure style, and the diagrams script."""
 
 import matplotlib
 
