@@ -68,7 +68,7 @@ class AlignmentConfig:
                                        # 800 SFT is stronger and GRPO finds almost nothing to add)
     dev_per_family: int = 30
     test_per_family: int = 60
-    max_new_tokens: int = 40
+    max_new_tokens: int = 48           # the longest reference reply (a sorted list) is 42 tokens
     # SFT: each learning rate is tried, the one with the best dev greedy accuracy is kept
     sft_steps: int = 300
     sft_batch: int = 32
@@ -101,6 +101,7 @@ class AlignmentConfig:
     grpo_rm_iterations: int = 40
     # final evaluation: test questions at greedy and `eval_samples` replies at temperature 1
     eval_samples: int = 4
+    sample_questions: int = 30         # test questions whose replies samples.json keeps (two per family)
     tax_tokens: int = 40_000           # held-out pre-training tokens for the alignment tax
     tax_docs_fraction: float = 0.05    # the base model's corpus mix (its report's docs_fraction)
 
@@ -151,6 +152,22 @@ def task_data(config: AlignmentConfig) -> dict:
     """The train, dev and test questions (``assistant.task_splits``), fixed by ``data_seed``."""
     return assistant.task_splits({"train": config.train_per_family, "dev": config.dev_per_family,
                                   "test": config.test_per_family}, seed=config.data_seed)
+
+
+def first_of_each_family(examples, n: int) -> list:
+    """The first ``n`` of ``examples`` taken round-robin over their families (the splits list
+    each family's questions together, so a plain ``examples[:n]`` would hold the first few
+    families only). Order within a family is kept; the result is fixed by the split."""
+    by_family: dict[str, list] = {}
+    for e in examples:
+        by_family.setdefault(e.family, []).append(e)
+    out, rank = [], 0
+    while len(out) < min(n, len(examples)):
+        for family_examples in by_family.values():
+            if rank < len(family_examples) and len(out) < n:
+                out.append(family_examples[rank])
+        rank += 1
+    return out
 
 
 def _as_dicts(examples):
@@ -209,7 +226,7 @@ def stage_preferences(sft, tokenizer, data: dict, config: AlignmentConfig):
                               seed=stream(config.seed, "labeller"))
     rng = stream(config.seed, "preferences")
     train_q = [data["train"][i] for i in rng.permutation(len(data["train"]))[:config.preference_questions]]
-    dev_q = data["dev"][:config.preference_dev_questions]
+    dev_q = first_of_each_family(data["dev"], config.preference_dev_questions)
     kw = dict(samples=config.preference_samples, max_new_tokens=config.max_new_tokens, pool=data["train"])
     train_groups = preference_groups(sft, tokenizer, train_q, labeller, seed=rng, **kw)
     dev_groups = preference_groups(sft, tokenizer, dev_q, labeller, seed=stream(config.seed, "preferences_dev"), **kw)
@@ -262,7 +279,7 @@ def stage_ppo(sft, reward_model, tokenizer, data: dict, config: AlignmentConfig,
     """PPO against ``reward_model`` from the SFT model, measured on fixed dev questions every
     ``config.ppo_eval_every`` iterations (gold and proxy against KL). Returns (policy, record)."""
     policy, value = copy_model(sft), copy_model(reward_model)
-    curve_q = data["dev"][:config.curve_questions]
+    curve_q = first_of_each_family(data["dev"], config.curve_questions)
     seed = int(stream(config.seed, "ppo").integers(2**31))
 
     def evaluate(it):
@@ -299,7 +316,7 @@ def stage_grpo(sft, tokenizer, data: dict, config: AlignmentConfig, reward_model
     """GRPO from the SFT model with the verifier (or ``reward_model``) as reward, measured on
     the fixed dev questions every 10 iterations. Returns (policy, record)."""
     policy = copy_model(sft)
-    curve_q = data["dev"][:config.curve_questions]
+    curve_q = first_of_each_family(data["dev"], config.curve_questions)
     seed = int(stream(config.seed, stream_name).integers(2**31))
     gcfg = replace(config.grpo, seed=seed, max_new_tokens=config.max_new_tokens,
                    iterations=iterations or config.grpo.iterations)
@@ -335,8 +352,10 @@ def stage_test(policies: dict, sft, tokenizer, data: dict, config: AlignmentConf
         }
         if tax_ids is not None:
             results[name]["heldout_pretraining_loss"] = evaluate_loss(model, tax_ids)
-        samples[name] = [{"question": e.question, "expected": e.value, "greedy": g[0], "sampled": s[0]}
-                         for e, g, s in list(zip(test, greedy["replies"], t1["replies"]))[:20]]
+        shown = {id(e) for e in first_of_each_family(test, config.sample_questions)}
+        samples[name] = [{"question": e.question, "family": e.family, "expected": e.value, "greedy": g[0],
+                          "sampled": s[0]}
+                         for e, g, s in zip(test, greedy["replies"], t1["replies"]) if id(e) in shown]
     paired = {}
     for name in policies:
         if name != "sft":
@@ -419,7 +438,7 @@ def run_alignment(base_checkpoint: dict, out, config: AlignmentConfig | None = N
     done("reward_model", t0)
 
     t0 = time.perf_counter()
-    bon_q = data["dev"][:config.bon_questions]
+    bon_q = first_of_each_family(data["dev"], config.bon_questions)
     report["best_of_n"] = evaluation.best_of_n(sft, tokenizer, bon_q, reward_model, config.bon_n,
                                                config.max_new_tokens, seed=stream(config.seed, "best_of_n"))
     done("best_of_n", t0)
@@ -556,6 +575,6 @@ def _write_json(path: Path, obj) -> None:
 
 
 __all__ = ["STREAMS", "stream", "AlignmentConfig", "copy_model", "round_to_float16", "task_data", "dev_accuracy",
-           "sft_demonstrations", "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
+           "sft_demonstrations", "first_of_each_family", "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
            "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "heldout_pretraining_ids", "run_alignment",
            "combine_seeds", "run_seeds"]

@@ -162,3 +162,15 @@ def test_sft_can_learn_from_fewer_demonstrations_than_there_are_questions():
     families = {e.family for e in train}
     assert len(few) == 2 * len(families) and all(e in train for e in few)
     assert {f: sum(e.family == f for e in few) for f in families} == dict.fromkeys(families, 2)
+
+
+def test_subsets_of_a_split_cover_every_family():
+    from minigpt.alignment import first_of_each_family
+
+    dev = task_data(AlignmentConfig.quick())["dev"]          # listed family by family
+    families = {e.family for e in dev}
+    assert len({e.family for e in dev[:len(families)]}) < len(families)   # why a plain slice will not do
+    chosen = first_of_each_family(dev, len(families))
+    assert {e.family for e in chosen} == families
+    assert first_of_each_family(dev, 10**6) == first_of_each_family(dev, len(dev))
+    assert sorted(map(id, first_of_each_family(dev, len(dev)))) == sorted(map(id, dev))   # all, once
