@@ -322,22 +322,22 @@ def sft_chat_format() -> Path:
 
     s.text(20, 130, "prompt: target \u22121, no loss", anchor="start", weight="bold")
     row(160, "0", "<|user|>", "\u22121")
-    row(222, "1\u201317", ["Describe what", "`len` does."], "\u22121", h=58)
+    row(222, "1\u201320", ["What does", "`len('owl')` return?"], "\u22121", h=58)
     s.text(20, 288, "answer: every target in the loss", anchor="start", weight="bold")
     y = 318
-    for t, token, target in ((18, "<|assistant|>", "'Return'"), (19, "'Return'", "' the'"),
-                             (20, "' the'", "' n'")):
+    for t, token, target in ((21, "<|assistant|>", "'T'"), (22, "'T'", "'he'"),
+                             (23, "'he'", "' re'")):
         row(y, str(t), token, target, True)
         y += 48
     for dy in (-10, 0, 10):
         s.items.append(f'<circle cx="{xi}" cy="{y - 8 + dy}" r="3" fill="{INK}"/>')
         s.items.append(f'<circle cx="{xo}" cy="{y - 8 + dy}" r="3" fill="{INK}"/>')
     y += 22
-    for t, token, target in ((34, "'er'", "'.'"), (35, "'.'", "<|end|>")):
+    for t, token, target in ((31, "'3'", "'.'"), (32, "'.'", "<|end|>")):
         row(y, str(t), token, target, True)
         y += 48
     s.text(20, y + 4, "last position: nothing follows", anchor="start", weight="bold")
-    row(y + 34, "36", "<|end|>", "\u22121")
+    row(y + 34, "33", "<|end|>", "\u22121")
     s.text(240, y + 90, "target at t = input token at t + 1", color=MUTED)
     s.text(240, y + 116, "loss: mean of \u2212log p(target) over", color=MUTED)
     s.text(240, y + 142, "the answer's targets, <|end|> included", color=MUTED)
