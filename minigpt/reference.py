@@ -98,6 +98,8 @@ def load_base_report(directory=None) -> dict:
     """The base model's ``report.json``: its command, settings, loss curve, validation loss and
     greedy accuracy per operation family on the held-out test expressions."""
     path = reference_dir(directory) / BASE / "report.json"
+    if not path.is_file():      # a run without its own base model started from the package's
+        path = PACKAGE_DIR / BASE / "report.json"
     if not path.is_file():
         raise FileNotFoundError(f"no base model report at {path}; make one with scripts/ship_base_model.py")
     return json.loads(path.read_text(encoding="utf-8"))
