@@ -91,7 +91,13 @@ def load_stage(stage: str, directory=None, seed: int = 0) -> dict:
         base = root / BASE / "model.npz"
         return load_checkpoint(base if base.is_file() else PACKAGE_DIR / BASE / "model.npz")
     folder = root / f"seed_{seed}" / "checkpoints"
-    return load_checkpoint((folder if folder.is_dir() else root / "checkpoints") / f"{stage}.npz")
+    if folder.is_dir():
+        return load_checkpoint(folder / f"{stage}.npz")
+    if (root / f"seed_{seed}").is_dir() or seed != 0:
+        shipped = sorted(p.parent.name for p in root.glob("seed_*/checkpoints"))
+        raise FileNotFoundError(f"the run in {root} keeps no checkpoints for seed {seed} (only its report); "
+                                f"checkpoints are shipped for {', '.join(shipped) or 'no seed'}")
+    return load_checkpoint(root / "checkpoints" / f"{stage}.npz")      # a single-seed run
 
 
 def load_base_report(directory=None) -> dict:

@@ -136,3 +136,8 @@ def test_the_base_model_meets_its_bar(base_report):
     val = base_report["history"]["val_loss"]
     assert val[-1] - min(val) <= 0.02
     assert base_report["train_seconds"] <= 25 * 60
+
+
+def test_a_seed_without_checkpoints_says_so():
+    with pytest.raises(FileNotFoundError, match="no checkpoints for seed 1.*seed_0"):
+        reference.load_stage("dpo", reference.PACKAGE_DIR, seed=1)
