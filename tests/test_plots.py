@@ -86,6 +86,6 @@ def test_every_committed_diagram_is_drawn_by_the_script_and_every_used_one_exist
     used = {name for path in notebooks.glob("*.ipynb")
             for name in re.findall(r"figures/diagrams/([\w.]+\.svg)", path.read_text())}
     assert used <= drawn, used - drawn
-    for stem in ("03_", "04_", "05_", "08_", "09_", "10_", "11_", "12_", "13_"):
+    for stem in ("03_", "04_", "05_", "08_", "09_", "10_", "11_", "12_", "13_", "14_"):
         (path,) = notebooks.glob(f"{stem}*.ipynb")
         assert "figures/diagrams/" in path.read_text(), f"{path.name} shows no diagram"
