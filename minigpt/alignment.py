@@ -1,8 +1,8 @@
 """Part II in one run: the base model -> SFT -> preferences -> reward models -> best-of-n ->
 PPO -> DPO -> GRPO -> evaluation on test (chapters 9-14).
 
-    python -m minigpt align --out runs/align            # the reference run
-    python -m minigpt align --out runs/quick --quick    # every stage, small (a minute or two)
+    python -m minigpt pipeline --out runs/reference              # the reference run: two seeds, two cores
+    python -m minigpt pipeline --out runs/quick --quick --seeds 0  # every stage, small (a minute or two)
 
 Each stage is a function of explicit arguments, built from the public functions of the
 modules the chapters teach (``sft``, ``preferences``, ``reward``, ``ppo``, ``dpo``,
