@@ -68,7 +68,7 @@ class AlignmentConfig:
                                        # 800 SFT is stronger and GRPO finds almost nothing to add)
     dev_per_family: int = 30
     test_per_family: int = 60
-    max_new_tokens: int = 48           # the longest reference reply (a sorted list) is 42 tokens
+    max_new_tokens: int = 48           # the longest reference reply (a sorted list) is 43 tokens
     # SFT: each learning rate is tried, the one with the best dev greedy accuracy is kept
     sft_steps: int = 300
     sft_batch: int = 32
@@ -338,6 +338,7 @@ def stage_test(policies: dict, sft, tokenizer, data: dict, config: AlignmentConf
     test = data["test"]
     seed = int(stream(config.seed, "evaluation").integers(2**31))
     results, scores, samples = {}, {}, {}
+    shown = {id(e) for e in first_of_each_family(test, config.sample_questions)}   # kept in samples.json
     for name, model in policies.items():
         greedy = evaluation.evaluate_policy(model, tokenizer, test, max_new_tokens=config.max_new_tokens)
         t1 = evaluation.evaluate_policy(model, tokenizer, test, temperature=1.0, samples=config.eval_samples,
@@ -352,7 +353,6 @@ def stage_test(policies: dict, sft, tokenizer, data: dict, config: AlignmentConf
         }
         if tax_ids is not None:
             results[name]["heldout_pretraining_loss"] = evaluate_loss(model, tax_ids)
-        shown = {id(e) for e in first_of_each_family(test, config.sample_questions)}
         samples[name] = [{"question": e.question, "family": e.family, "expected": e.value, "greedy": g[0],
                           "sampled": s[0]}
                          for e, g, s in zip(test, greedy["replies"], t1["replies"]) if id(e) in shown]
