@@ -1,12 +1,12 @@
 """Part II in one run: the base model -> SFT -> preferences -> reward models -> best-of-n ->
-PPO -> DPO -> GRPO -> evaluation on test (chapters 9-14).
+PPO -> DPO -> GRPO -> rejection-sampling fine-tuning -> evaluation on test (chapters 9-14).
 
     python -m minigpt pipeline --out runs/reference              # the reference run: two seeds, two cores
     python -m minigpt pipeline --out runs/quick --quick --seeds 0  # every stage, small (a minute or two)
 
 Each stage is a function of explicit arguments, built from the public functions of the
 modules the chapters teach (``sft``, ``preferences``, ``reward``, ``ppo``, ``dpo``,
-``grpo``, ``evaluation``); ``run_alignment`` only calls them in order and writes what
+``grpo``, ``rft``, ``evaluation``); ``run_alignment`` only calls them in order and writes what
 they return. The rules of the measurement:
 
 * Questions are split three ways by expression (``assistant.task_splits``): *train* to learn
@@ -42,13 +42,14 @@ from .grpo import GRPOConfig, train_grpo
 from .model import GPT
 from .ppo import PPOConfig, train_ppo
 from .preferences import preference_groups
+from .rft import rejection_sample
 from .reward import RewardModel, RewardTrainConfig, pairwise_accuracy, train_reward_model
 from .sft import encode_dataset, sft_loss, train_sft
 from .train import TrainConfig, evaluate_loss
 
 # The random streams of a run: stage name -> the second number of its seed sequence.
 STREAMS = {"sft": 1, "preferences": 2, "preferences_dev": 3, "labeller": 4, "reward_model": 5, "best_of_n": 6,
-           "ppo": 7, "dpo": 8, "grpo": 9, "grpo_rm": 10, "evaluation": 11, "baselines": 12}
+           "ppo": 7, "dpo": 8, "grpo": 9, "grpo_rm": 10, "evaluation": 11, "baselines": 12, "rft": 13}
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -99,6 +100,13 @@ class AlignmentConfig:
     grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(iterations=200, prompts_per_step=32, group_size=8,
                                                                 minibatch_size=64, learning_rate=5e-5))
     grpo_rm_iterations: int = 40
+    # rejection-sampling fine-tuning: `rft_samples` replies to `rft_questions` train questions SFT was
+    # not shown, one verified reply kept per solved question, then SFT on them and the demonstrations;
+    # each learning rate tried, the best dev greedy accuracy kept
+    rft_questions: int = 3000
+    rft_samples: int = 8
+    rft_steps: int = 300
+    rft_learning_rates: tuple = (1e-4, 2e-4)
     # final evaluation: test questions at greedy and `eval_samples` replies at temperature 1
     eval_samples: int = 4
     sample_questions: int = 30         # test questions whose replies samples.json keeps (two per family)
@@ -108,7 +116,7 @@ class AlignmentConfig:
     @classmethod
     def quick(cls) -> "AlignmentConfig":
         """Every stage and code path, in a minute or two on one core."""
-        return cls(train_per_family=8, dev_per_family=3, test_per_family=3, max_new_tokens=16,
+        return cls(train_per_family=8, sft_per_family=4, dev_per_family=3, test_per_family=3, max_new_tokens=16,
                    sft_steps=4, sft_batch=8, sft_learning_rates=(2e-4, 5e-4),
                    preference_questions=30, preference_dev_questions=12, preference_samples=1,
                    rm_question_counts=(10, 30), reward=RewardTrainConfig(steps=4, groups_per_batch=4, eval_every=2),
@@ -117,7 +125,8 @@ class AlignmentConfig:
                    ppo_eval_every=1, curve_questions=6,
                    dpo=DPOConfig(epochs=1, batch_size=16), dpo_learning_rates=(1e-5, 5e-5),
                    grpo=GRPOConfig(iterations=2, prompts_per_step=4, group_size=2, minibatch_size=8),
-                   grpo_rm_iterations=1, eval_samples=2, tax_tokens=2_000)
+                   grpo_rm_iterations=1, rft_questions=20, rft_samples=2, rft_steps=4,
+                   eval_samples=2, tax_tokens=2_000)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -330,6 +339,44 @@ def stage_grpo(sft, tokenizer, data: dict, config: AlignmentConfig, reward_model
     return policy, {"curve": [{"iteration": it, **m} for it, m in history["evals"]], "steps": history["steps"]}
 
 
+def stage_rft(sft, tokenizer, data: dict, config: AlignmentConfig, progress=False):
+    """Rejection-sampling fine-tuning from the SFT model: ``config.rft_samples`` replies (temperature
+    1) to ``config.rft_questions`` train questions that were not among SFT's demonstrations, one
+    reply the verifier accepts kept per solved question; then a copy of the SFT model is trained on
+    the kept replies and the demonstrations, once per learning rate in
+    ``config.rft_learning_rates``, and the best dev greedy accuracy is kept. Returns (model, record)."""
+    rng = stream(config.seed, "rft")
+    demonstrations = sft_demonstrations(data["train"], config)
+    shown = {id(e) for e in demonstrations}
+    unseen = [e for e in data["train"] if id(e) not in shown]
+    if not unseen:
+        raise ValueError("rejection-sampling fine-tuning draws its questions from the train questions SFT was not "
+                         "shown, and there are none: make sft_per_family smaller than train_per_family")
+    questions = [unseen[i] for i in rng.permutation(len(unseen))[:config.rft_questions]]
+    kept, solved = rejection_sample(sft, tokenizer, questions, config.rft_samples, config.max_new_tokens, seed=rng)
+    block = sft.config.block_size
+    train_pairs, _ = encode_dataset(tokenizer, kept + _as_dicts(demonstrations), block)
+    dev_pairs, _ = encode_dataset(tokenizer, _as_dicts(data["dev"]), block)
+    train_seed = int(rng.integers(2**31))
+    tried, best = [], None
+    for lr in config.rft_learning_rates:
+        model = copy_model(sft)
+        tcfg = TrainConfig(max_iters=config.rft_steps, batch_size=config.sft_batch, learning_rate=lr, min_lr=lr / 10,
+                           warmup_iters=max(1, config.rft_steps // 20), weight_decay=0.0, beta2=0.99,
+                           eval_interval=max(1, config.rft_steps // 4), eval_iters=1, seed=train_seed)
+        train_sft(model, train_pairs, dev_pairs, tcfg, progress=progress)
+        round_to_float16(model)
+        accuracy = dev_accuracy(model, tokenizer, data["dev"], config)
+        tried.append({"learning_rate": lr, "dev_accuracy": accuracy})
+        if best is None or accuracy > best[0]:
+            best = (accuracy, lr, model)
+    families = sorted({e.family for e in questions})
+    solved_by_family = {f: float(np.mean([s for e, s in zip(questions, solved) if e.family == f])) for f in families}
+    return best[2], {"tried": tried, "learning_rate": best[1], "dev_accuracy": best[0], "questions": len(questions),
+                     "solved": float(solved.mean()), "solved_by_family": solved_by_family, "kept": len(kept),
+                     "train_pairs": len(train_pairs)}
+
+
 def stage_test(policies: dict, sft, tokenizer, data: dict, config: AlignmentConfig, tax_ids=None) -> dict:
     """The final table, read once: every policy on the test questions at greedy and at
     temperature 1 (``eval_samples`` replies each, KL to SFT), accuracy by family, paired
@@ -467,6 +514,13 @@ def run_alignment(base_checkpoint: dict, out, config: AlignmentConfig | None = N
     done("grpo_rm", t0)
 
     t0 = time.perf_counter()
+    models["rft"], report["rft"] = stage_rft(sft, tokenizer, data, config, progress)
+    report["selection"]["rft_learning_rate"] = {"chosen": report["rft"]["learning_rate"],
+                                                "on": "dev greedy accuracy", "tried": list(config.rft_learning_rates)}
+    save("rft", models["rft"])
+    done("rft", t0)
+
+    t0 = time.perf_counter()
     tax_ids = heldout_pretraining_ids(tokenizer, config)
     report["base_heldout_pretraining_loss"] = evaluate_loss(base, tax_ids)
     report["test"], samples = stage_test(models, sft, tokenizer, data, config, tax_ids)
@@ -576,5 +630,5 @@ def _write_json(path: Path, obj) -> None:
 
 __all__ = ["STREAMS", "stream", "AlignmentConfig", "copy_model", "round_to_float16", "task_data", "dev_accuracy",
            "sft_demonstrations", "first_of_each_family", "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
-           "stage_ppo", "stage_dpo", "stage_grpo", "stage_test", "heldout_pretraining_ids", "run_alignment",
+           "stage_ppo", "stage_dpo", "stage_grpo", "stage_rft", "stage_test", "heldout_pretraining_ids", "run_alignment",
            "combine_seeds", "run_seeds"]

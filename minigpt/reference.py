@@ -43,7 +43,7 @@ from pathlib import Path
 from .checkpoint import load_checkpoint
 
 PACKAGE_DIR = Path(__file__).parent / "reference"
-STAGES = ("pretrain", "sft", "reward_model", "ppo", "dpo", "grpo", "grpo_rm")
+STAGES = ("pretrain", "sft", "reward_model", "ppo", "dpo", "grpo", "grpo_rm", "rft")
 # The base model's folder inside a reference directory.
 BASE = "base"
 

@@ -19,9 +19,9 @@ def quick_run(tmp_path_factory):
 
 def test_every_stage_runs_and_the_report_is_on_disk(quick_run):
     out, report = quick_run
-    assert report["completed_stages"] == ["sft", "reward_model", "best_of_n", "ppo", "dpo", "grpo", "grpo_rm", "test"]
+    assert report["completed_stages"] == ["sft", "reward_model", "best_of_n", "ppo", "dpo", "grpo", "grpo_rm", "rft", "test"]
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report, default=float))
-    for name in ("sft", "reward_model", "ppo", "dpo", "grpo", "grpo_rm"):
+    for name in ("sft", "reward_model", "ppo", "dpo", "grpo", "grpo_rm", "rft"):
         assert (out / "checkpoints" / f"{name}.npz").is_file()
     assert set(report["timings_seconds"]) == set(report["completed_stages"]) | {"total"}
 
@@ -29,13 +29,13 @@ def test_every_stage_runs_and_the_report_is_on_disk(quick_run):
 def test_the_test_section_has_every_stage_at_both_decodings_paired_against_sft(quick_run):
     _, report = quick_run
     test = report["test"]
-    assert set(test["stages"]) == {"sft", "ppo", "dpo", "grpo", "grpo_rm"}
+    assert set(test["stages"]) == {"sft", "ppo", "dpo", "grpo", "grpo_rm", "rft"}
     for stage in test["stages"].values():
         for decoding in ("greedy", "temperature_1"):
             assert 0.0 <= stage[decoding]["accuracy"] <= 1.0 and stage[decoding]["se"] >= 0.0
         assert np.isfinite(stage["kl"])
     assert test["stages"]["sft"]["kl"] == pytest.approx(0.0, abs=1e-6)      # SFT against itself
-    assert set(test["paired_vs_sft"]) == {"ppo", "dpo", "grpo", "grpo_rm"}
+    assert set(test["paired_vs_sft"]) == {"ppo", "dpo", "grpo", "grpo_rm", "rft"}
     assert set(test["baselines"]) == {"constant", "echo", "commonest_per_family"}
     assert all(b["accuracy"] <= 0.2 for b in test["baselines"].values())
 
@@ -48,6 +48,10 @@ def test_choices_are_made_on_dev_and_recorded(quick_run):
     assert sft["learning_rate"] == best["learning_rate"]
     assert report["selection"]["sft_learning_rate"]["on"] == "dev greedy accuracy"
     assert report["selection"]["dpo_learning_rate"]["chosen"] in (1e-5, 5e-5)
+    rft = report["rft"]
+    assert report["selection"]["rft_learning_rate"]["chosen"] == max(rft["tried"], key=lambda t: t["dev_accuracy"])[
+        "learning_rate"]
+    assert rft["kept"] == round(rft["solved"] * rft["questions"]) and rft["questions"] == 20
 
 
 def test_curves_are_measured_on_schedule(quick_run):
@@ -157,7 +161,7 @@ def test_sft_can_learn_from_fewer_demonstrations_than_there_are_questions():
 
     config = AlignmentConfig.quick()
     train = task_data(config)["train"]
-    assert sft_demonstrations(train, config) == train
+    assert sft_demonstrations(train, replace(config, sft_per_family=None)) == train
     few = sft_demonstrations(train, replace(config, sft_per_family=2))
     families = {e.family for e in train}
     assert len(few) == 2 * len(families) and all(e in train for e in few)

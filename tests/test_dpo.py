@@ -34,6 +34,33 @@ def test_dpo_loss_gradient_and_stats():
     assert relative_error(d_c, numerical_gradient(lambda: dpo_loss_forward(pc, pr, rc, rr, 0.1)[0], pc)) < 1e-6
     assert relative_error(d_r, numerical_gradient(lambda: dpo_loss_forward(pc, pr, rc, rr, 0.1)[0], pr)) < 1e-6
 
+def test_dpo_step_with_chosen_nll_matches_finite_differences():
+    """dpo_step's gradient with the NLL term, against finite differences of its own loss, and
+    the loss is DPO's plus nll_weight times the chosen replies' per-token NLL."""
+    from minigpt.dpo import dpo_step
+
+    model = tiny_model()
+    rng = np.random.default_rng(5)
+    c_idx, r_idx = rng.integers(0, 9, (3, 7)), rng.integers(0, 9, (3, 6))
+    c_mask, r_mask = np.zeros((3, 7), bool), np.zeros((3, 6), bool)
+    c_mask[:, 3:] = True
+    c_mask[1, 5:] = False               # a shorter chosen reply, then padding
+    r_mask[:, 3:] = True
+    ref_c, ref_r = rng.normal(size=3) - 8, rng.normal(size=3) - 8
+
+    def loss(weight):
+        return dpo_step(model, c_idx, c_mask, r_idx, r_mask, ref_c, ref_r, 0.5, nll_weight=weight)
+
+    plain, _, _ = loss(0.0)
+    with_nll, stats, grads = loss(0.7)
+    assert with_nll == pytest.approx(plain + 0.7 * stats["chosen_nll"])
+    logp_c, _ = answer_logprobs_forward(model, c_idx, c_mask)
+    assert stats["chosen_nll"] == pytest.approx(float(np.mean(-logp_c / c_mask[:, 1:].sum(axis=1))))
+    for name in ("transformer.h.0.attn.c_attn.weight", "transformer.wte.weight"):
+        numeric = numerical_gradient(lambda: loss(0.7)[0], model.params[name])
+        assert relative_error(grads[name], numeric) < 1e-6, name
+
+
 def test_dpo_loss_at_start_is_log2():
     """With the policy equal to the reference every implicit reward is 0."""
     logp = np.array([-3.0, -5.0])
