@@ -202,6 +202,27 @@ def sft_demonstrations(train, config: AlignmentConfig) -> list:
     return out
 
 
+def fine_tune_on_dev(start, tokenizer, train_pairs, dev_pairs, dev, config: AlignmentConfig, steps: int,
+                     learning_rates, seed: int, progress=False):
+    """SFT of a copy of ``start`` on ``train_pairs`` for ``steps`` steps, once per learning rate;
+    the copy with the best dev greedy accuracy is kept. Returns (model, learning rate, dev
+    accuracy, tried: each rate's dev accuracy, dev loss and loss history)."""
+    tried, best = [], None
+    for lr in learning_rates:
+        model = copy_model(start)
+        tcfg = TrainConfig(max_iters=steps, batch_size=config.sft_batch, learning_rate=lr, min_lr=lr / 10,
+                           warmup_iters=max(1, steps // 20), weight_decay=0.0, beta2=0.99,
+                           eval_interval=max(1, steps // 4), eval_iters=1, seed=seed)
+        history = train_sft(model, train_pairs, dev_pairs, tcfg, progress=progress)
+        round_to_float16(model)
+        accuracy = dev_accuracy(model, tokenizer, dev, config)
+        tried.append({"learning_rate": lr, "dev_accuracy": accuracy, "dev_loss": sft_loss(model, dev_pairs),
+                      "history": {k: history[k] for k in ("eval_step", "eval_train_loss", "val_loss")}})
+        if best is None or accuracy > best[0]:
+            best = (accuracy, lr, model)
+    return best[2], best[1], best[0], tried
+
+
 def stage_sft(base, tokenizer, data: dict, config: AlignmentConfig, progress=False):
     """Fine-tune a copy of ``base`` on the train questions' reference replies, once per
     learning rate in ``config.sft_learning_rates``; keep the one with the best dev greedy
@@ -209,22 +230,11 @@ def stage_sft(base, tokenizer, data: dict, config: AlignmentConfig, progress=Fal
     block = base.config.block_size
     train_pairs, _ = encode_dataset(tokenizer, _as_dicts(sft_demonstrations(data["train"], config)), block)
     dev_pairs, _ = encode_dataset(tokenizer, _as_dicts(data["dev"]), block)
-    tried, best = [], None
-    for lr in config.sft_learning_rates:
-        model = copy_model(base)
-        tcfg = TrainConfig(max_iters=config.sft_steps, batch_size=config.sft_batch, learning_rate=lr, min_lr=lr / 10,
-                           warmup_iters=max(1, config.sft_steps // 20), weight_decay=0.0, beta2=0.99,
-                           eval_interval=max(1, config.sft_steps // 4), eval_iters=1,
-                           seed=int(stream(config.seed, "sft").integers(2**31)))
-        history = train_sft(model, train_pairs, dev_pairs, tcfg, progress=progress)
-        round_to_float16(model)
-        accuracy = dev_accuracy(model, tokenizer, data["dev"], config)
-        tried.append({"learning_rate": lr, "dev_accuracy": accuracy, "dev_loss": sft_loss(model, dev_pairs),
-                      "history": {k: history[k] for k in ("eval_step", "eval_train_loss", "val_loss")}})
-        if best is None or accuracy > best[0]:
-            best = (accuracy, lr, model)
-    record = {"tried": tried, "learning_rate": best[1], "dev_accuracy": best[0], "train_questions": len(train_pairs)}
-    return best[2], record
+    model, lr, accuracy, tried = fine_tune_on_dev(base, tokenizer, train_pairs, dev_pairs, data["dev"], config,
+                                                  config.sft_steps, config.sft_learning_rates,
+                                                  int(stream(config.seed, "sft").integers(2**31)), progress)
+    record = {"tried": tried, "learning_rate": lr, "dev_accuracy": accuracy, "train_questions": len(train_pairs)}
+    return model, record
 
 
 def stage_preferences(sft, tokenizer, data: dict, config: AlignmentConfig):
@@ -357,22 +367,13 @@ def stage_rft(sft, tokenizer, data: dict, config: AlignmentConfig, progress=Fals
     block = sft.config.block_size
     train_pairs, _ = encode_dataset(tokenizer, kept + _as_dicts(demonstrations), block)
     dev_pairs, _ = encode_dataset(tokenizer, _as_dicts(data["dev"]), block)
-    train_seed = int(rng.integers(2**31))
-    tried, best = [], None
-    for lr in config.rft_learning_rates:
-        model = copy_model(sft)
-        tcfg = TrainConfig(max_iters=config.rft_steps, batch_size=config.sft_batch, learning_rate=lr, min_lr=lr / 10,
-                           warmup_iters=max(1, config.rft_steps // 20), weight_decay=0.0, beta2=0.99,
-                           eval_interval=max(1, config.rft_steps // 4), eval_iters=1, seed=train_seed)
-        train_sft(model, train_pairs, dev_pairs, tcfg, progress=progress)
-        round_to_float16(model)
-        accuracy = dev_accuracy(model, tokenizer, data["dev"], config)
-        tried.append({"learning_rate": lr, "dev_accuracy": accuracy})
-        if best is None or accuracy > best[0]:
-            best = (accuracy, lr, model)
+    model, lr, accuracy, tried = fine_tune_on_dev(sft, tokenizer, train_pairs, dev_pairs, data["dev"], config,
+                                                  config.rft_steps, config.rft_learning_rates,
+                                                  int(rng.integers(2**31)), progress)
     families = sorted({e.family for e in questions})
     solved_by_family = {f: float(np.mean([s for e, s in zip(questions, solved) if e.family == f])) for f in families}
-    return best[2], {"tried": tried, "learning_rate": best[1], "dev_accuracy": best[0], "questions": len(questions),
+    tried = [{k: t[k] for k in ("learning_rate", "dev_accuracy")} for t in tried]
+    return model, {"tried": tried, "learning_rate": lr, "dev_accuracy": accuracy, "questions": len(questions),
                      "solved": float(solved.mean()), "solved_by_family": solved_by_family, "kept": len(kept),
                      "train_pairs": len(train_pairs)}
 
@@ -629,6 +630,6 @@ def _write_json(path: Path, obj) -> None:
 
 
 __all__ = ["STREAMS", "stream", "AlignmentConfig", "copy_model", "round_to_float16", "task_data", "dev_accuracy",
-           "sft_demonstrations", "first_of_each_family", "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
+           "sft_demonstrations", "first_of_each_family", "fine_tune_on_dev", "stage_sft", "stage_preferences", "stage_reward_models", "labeller_ceiling", "measure_policy",
            "stage_ppo", "stage_dpo", "stage_grpo", "stage_rft", "stage_test", "heldout_pretraining_ids", "run_alignment",
            "combine_seeds", "run_seeds"]

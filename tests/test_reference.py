@@ -15,7 +15,7 @@ from minigpt import assistant, evaluation, reference
 from minigpt.alignment import combine_seeds
 from minigpt.reward import RewardModel
 
-PART2 = ("sft", "ppo", "dpo", "grpo", "grpo_rm")
+PART2 = ("sft", "ppo", "dpo", "grpo", "grpo_rm", "rft")
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_every_stage_is_shipped_and_loads(report):
         assert ckpt["tokenizer"].vocab_size == base["tokenizer"].vocab_size
     assert isinstance(reference.load_stage("reward_model", reference.PACKAGE_DIR)["model"], RewardModel)
     total = sum(p.stat().st_size for p in reference.PACKAGE_DIR.rglob("*") if p.is_file())
-    # the base model and six Part II checkpoints of 1.7 MB (float16), the reports and samples
-    assert total < 16 * 2**20, f"the reference runs take {total / 2**20:.1f} MiB"
+    # the base model and seven Part II checkpoints of 1.7 MB (float16), the reports and samples
+    assert total < 18 * 2**20, f"the reference runs take {total / 2**20:.1f} MiB"
 
 
 def test_the_report_has_the_schema_the_book_reads(report):
@@ -57,7 +57,7 @@ def test_the_report_has_the_schema_the_book_reads(report):
         for decoding in ("greedy", "temperature_1"):
             assert set(report["paired"][stage][decoding]) >= {"diff", "se"}
     assert set(report["test"]["baselines"]) == {"constant", "echo", "commonest_per_family"}
-    assert {"sft_learning_rate", "dpo_learning_rate"} <= set(report["selection"]["seed_0"])
+    assert {"sft_learning_rate", "dpo_learning_rate", "rft_learning_rate"} <= set(report["selection"]["seed_0"])
     assert report["timings_seconds"]["total"] > 0
 
 
@@ -73,7 +73,7 @@ def test_the_baselines_are_recomputed_from_the_questions(report, data):
         assert report["test"]["baselines"][name] <= 0.05, name       # content-free answers score almost nothing
 
 
-@pytest.mark.parametrize("stage", ["sft", "grpo"])
+@pytest.mark.parametrize("stage", ["sft", "grpo", "rft"])
 def test_greedy_answers_are_recomputed_from_the_checkpoints(stage, seed_reports, data):
     """Greedy replies to the first 60 test questions, from the shipped float16 weights, score
     what seed 0's report says prompt by prompt (a near-tie may flip on another CPU: one or two
@@ -136,6 +136,15 @@ def test_the_base_model_meets_its_bar(base_report):
     val = base_report["history"]["val_loss"]
     assert val[-1] - min(val) <= 0.02
     assert base_report["train_seconds"] <= 25 * 60
+
+
+def test_rejection_sampling_kept_only_what_it_solved(seed_reports):
+    """The RFT record: one kept reply per solved question, its learning rate the best on dev."""
+    for record in (r["rft"] for r in seed_reports.values()):
+        assert record["kept"] == round(record["solved"] * record["questions"])
+        assert record["train_pairs"] <= record["kept"] + seed_reports[0]["sft"]["train_questions"]
+        best = max(record["tried"], key=lambda t: t["dev_accuracy"])
+        assert record["learning_rate"] == best["learning_rate"] and record["dev_accuracy"] == best["dev_accuracy"]
 
 
 def test_a_seed_without_checkpoints_says_so():
