@@ -11,12 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
-from minigpt import alignment, evaluation, reference
-from minigpt.dpo import train_dpo
+from minigpt import alignment, evaluation
 from minigpt.assistant import BiasedLabeller, verify_all
+from minigpt.dpo import train_dpo
 from minigpt.preferences import PreferenceGroup
 from minigpt.sft import sample_replies
+
+from dev_setup import measure_on_dev, shipped_sft_and_data
 
 p = argparse.ArgumentParser()
 p.add_argument("--out", required=True)
@@ -31,17 +32,12 @@ args = p.parse_args()
 
 t0 = time.time()
 cfg = alignment.AlignmentConfig(preference_samples=args.samples, preference_questions=args.questions)
-sft = reference.load_stage("sft", seed=0)
-tok, sft_model = sft["tokenizer"], sft["model"]
-data = alignment.task_data(cfg)
+tok, sft_model, data = shipped_sft_and_data(cfg)
 dev = data["dev"]
 
 
 def measure(model):
-    g = evaluation.evaluate_policy(model, tok, dev, max_new_tokens=cfg.max_new_tokens)
-    t = evaluation.evaluate_policy(model, tok, dev, temperature=1.0, samples=4, max_new_tokens=cfg.max_new_tokens,
-                                   seed=123)
-    return g["scores"][:, 0], evaluation.per_prompt(t["scores"])
+    return measure_on_dev(model, tok, dev, cfg)
 
 
 base_g, base_t = measure(sft_model)
@@ -73,7 +69,7 @@ pools = {"all": train_groups, "own": own_pairs(own_q, args.samples)}
 for name, groups in pools.items():
     gold_c = np.concatenate([g.gold[g.chosen] for g in groups])
     gold_r = np.concatenate([g.gold[g.rejected] for g in groups])
-    info = {"pairs": int(len(gold_c)), "informative": float(np.mean(gold_c != gold_r)),
+    info = {"pairs": len(gold_c), "informative": float(np.mean(gold_c != gold_r)),
             "correct_chosen_when_informative": float(np.mean(gold_c[gold_c != gold_r] > gold_r[gold_c != gold_r]))}
     log[f"pairs_{name}"] = info
     print(name, info, flush=True)

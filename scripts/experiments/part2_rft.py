@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from minigpt import alignment, assistant, evaluation, reference
+from minigpt import alignment, assistant, evaluation
 from minigpt.sft import encode_dataset, sample_replies, train_sft
 from minigpt.train import TrainConfig
+
+from dev_setup import measure_on_dev, shipped_sft_and_data
 
 p = argparse.ArgumentParser()
 p.add_argument("--out", required=True)
@@ -26,17 +27,12 @@ args = p.parse_args()
 
 t0 = time.time()
 cfg = alignment.AlignmentConfig()
-sft = reference.load_stage("sft", seed=0)
-tok, sft_model = sft["tokenizer"], sft["model"]
-data = alignment.task_data(cfg)
+tok, sft_model, data = shipped_sft_and_data(cfg)
 dev = data["dev"]
 
 
 def measure(model):
-    g = evaluation.evaluate_policy(model, tok, dev, max_new_tokens=cfg.max_new_tokens)
-    t = evaluation.evaluate_policy(model, tok, dev, temperature=1.0, samples=4, max_new_tokens=cfg.max_new_tokens,
-                                   seed=123)
-    return g["scores"][:, 0], evaluation.per_prompt(t["scores"])
+    return measure_on_dev(model, tok, dev, cfg)
 
 
 base_g, base_t = measure(sft_model)
