@@ -36,7 +36,7 @@ from . import assistant, evaluation
 from .assistant import BiasedLabeller
 from .checkpoint import save_checkpoint
 from .checks import check_fields
-from .dpo import DPOConfig, train_dpo
+from .dpo import DPOConfig, reference_pair_logprobs, train_dpo
 from .fileio import atomic_write, check_writable
 from .grpo import GRPOConfig, train_grpo
 from .model import GPT
@@ -315,11 +315,12 @@ def stage_dpo(sft, tokenizer, train_groups, data: dict, config: AlignmentConfig)
     """DPO from the SFT model on the labeller's pairs, once per learning rate; the best dev
     greedy accuracy is kept. Returns (model, record)."""
     tried, best = [], None
+    reference = reference_pair_logprobs(sft, tokenizer, train_groups, sft.config.block_size)   # shared by every lr
     for lr in config.dpo_learning_rates:
         model = copy_model(sft)
         dcfg = replace(config.dpo, learning_rate=lr, min_lr=lr / 10,
                        seed=int(stream(config.seed, "dpo").integers(2**31)))
-        log = train_dpo(model, sft, tokenizer, train_groups, dcfg)
+        log = train_dpo(model, sft, tokenizer, train_groups, dcfg, reference_logprobs=reference)
         round_to_float16(model)
         accuracy = dev_accuracy(model, tokenizer, data["dev"], config)
         tried.append({"learning_rate": lr, "dev_accuracy": accuracy, "final_loss": log[-1]["loss"],

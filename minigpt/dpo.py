@@ -30,7 +30,7 @@ def answer_logprobs_forward(model, idx, answer_mask):
     the positions whose token is part of the answer (these are predicted from the
     position before).  Returns (logp_sum: (B,), cache).
     """
-    logp, _, lp_cache = action_logprobs(model, idx, keep_cache=True)  # (B, T-1): predicts token t+1
+    logp, _, lp_cache = action_logprobs(model, idx, keep_cache=True, entropy=False)  # (B, T-1): predicts token t+1
     mask = answer_mask[:, 1:].astype(logp.dtype)
     return (logp * mask).sum(axis=1), (lp_cache, mask)
 
@@ -156,18 +156,33 @@ def sequence_logprobs(model, idx, mask, batch_size: int = 64) -> np.ndarray:
     return np.concatenate(out)
 
 
-def train_dpo(policy, reference, tokenizer, groups, config: DPOConfig, block_size: int | None = None) -> list:
+def reference_pair_logprobs(reference, tokenizer, groups, block_size: int):
+    """The frozen reference's summed log-probability of each pair's chosen and rejected
+    reply: (ref_chosen (P,), ref_rejected (P,)), in ``preference_pairs``' order."""
+    c_idx, c_mask, r_idx, r_mask = preference_pairs(tokenizer, groups, block_size)
+    return sequence_logprobs(reference, c_idx, c_mask), sequence_logprobs(reference, r_idx, r_mask)
+
+
+def train_dpo(policy, reference, tokenizer, groups, config: DPOConfig, block_size: int | None = None,
+              reference_logprobs=None) -> list:
     """Fine-tune ``policy`` with DPO on the labelled pairs of ``groups``, ``reference`` frozen.
 
-    The reference log-probabilities are computed once. Each epoch visits the pairs in a new
-    order (``default_rng([config.seed, 6])``); the learning rate warms up, then decays by a
-    cosine. Returns the log: one dict per step (loss and ``dpo_loss_forward``'s statistics).
+    The reference log-probabilities are computed once (or passed in as ``reference_logprobs``,
+    what ``reference_pair_logprobs`` returns, when several runs share the pairs). Each epoch visits
+    the pairs in a new order (``default_rng([config.seed, 6])``); the learning rate warms up,
+    then decays by a cosine. Returns the log: one dict per step (loss and
+    ``dpo_loss_forward``'s statistics).
     """
     from .optim import AdamW, clip_grad_norm, cosine_lr
 
     block_size = block_size or policy.config.block_size
     c_idx, c_mask, r_idx, r_mask = preference_pairs(tokenizer, groups, block_size)
-    ref_c, ref_r = sequence_logprobs(reference, c_idx, c_mask), sequence_logprobs(reference, r_idx, r_mask)
+    if reference_logprobs is None:
+        reference_logprobs = reference_pair_logprobs(reference, tokenizer, groups, block_size)
+    ref_c, ref_r = (np.asarray(a) for a in reference_logprobs)
+    if ref_c.shape != (len(c_idx),) or ref_r.shape != (len(r_idx),):
+        raise ValueError(f"reference_logprobs must be two arrays of shape ({len(c_idx)},), one per pair of "
+                         f"groups; got {ref_c.shape} and {ref_r.shape}: were they computed on other groups?")
     optimizer = AdamW(policy.params, lr=config.learning_rate, betas=(0.9, 0.95), weight_decay=0.0)
     rng = np.random.default_rng([config.seed, 6])
     n = len(c_idx)

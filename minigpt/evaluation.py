@@ -124,8 +124,8 @@ def kl_to_reference(policy, reference, tokenizer, examples: Sequence[Example], r
     for start in range(0, len(flat), batch_size):
         part = flat[start:start + batch_size]
         rollout = pack_rollout([p for p, _ in part], [a for _, a in part], end_id)
-        logp, _, _ = action_logprobs(policy, rollout.idx)
-        ref_logp, _, _ = action_logprobs(reference, rollout.idx)
+        logp, _, _ = action_logprobs(policy, rollout.idx, entropy=False)
+        ref_logp, _, _ = action_logprobs(reference, rollout.idx, entropy=False)
         out.append(((logp - ref_logp) * rollout.action_mask).sum(axis=1))
     return np.concatenate(out).reshape(len(reply_ids), -1)
 

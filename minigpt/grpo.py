@@ -118,8 +118,8 @@ class GRPOTrainer:
         rewards = np.asarray(self.reward_fn(rows, rollout), dtype=np.float64)
         advantages = group_advantages(rewards, cfg.group_size, cfg.scale_advantages)
         T = cfg.temperature   # the policy optimised is the model at the temperature it samples at
-        old_logp, _, _ = action_logprobs(self.policy, rollout.idx, temperature=T)
-        ref_logp, _, _ = action_logprobs(self.reference, rollout.idx, temperature=T)
+        old_logp, _, _ = action_logprobs(self.policy, rollout.idx, temperature=T, entropy=False)
+        ref_logp, _, _ = action_logprobs(self.reference, rollout.idx, temperature=T, entropy=False)
         token_advantages = advantages[:, None] * rollout.action_mask      # (B, T-1)
 
         stats = {"policy_loss": [], "kl": [], "clip_fraction": []}
@@ -130,7 +130,8 @@ class GRPOTrainer:
                 mb = order[start:start + cfg.minibatch_size]
                 n_pos = int(rollout.last[mb].max()) + 1                       # trim shared padding
                 idx, mask = rollout.idx[mb, :n_pos], rollout.action_mask[mb, :n_pos - 1]
-                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True, temperature=T)
+                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True, temperature=T,
+                                                     entropy=False)
                 loss, s, cache = policy_loss_forward(logp, old_logp[mb, :n_pos - 1],
                                                      token_advantages[mb, :n_pos - 1], mask, cfg.clip_range)
                 kl, kl_cache = kl_penalty_forward(logp, ref_logp[mb, :n_pos - 1], mask)

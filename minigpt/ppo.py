@@ -144,9 +144,9 @@ def whiten(x, mask, eps=1e-8):
     return (x - mean) / np.sqrt(var + eps) * mask
 
 
-def entropy_of_logits(logits):
-    """Entropy of softmax(logits) along the last axis.  (..., V) -> (...)."""
-    logp = L.log_softmax(logits)
+def entropy_from_logprobs(logp):
+    """Entropy of a distribution given as log-probabilities along the last axis (a
+    log-softmax): -sum p log p.  (..., V) -> (...)."""
     return -(np.exp(logp) * logp).sum(axis=-1)
 
 
@@ -193,15 +193,17 @@ def pack_rollout(prompts, answers, end_id):
     return Rollout(idx, action_mask, last, ended, np.array([len(p) for p in prompts]))
 
 
-def action_logprobs(model, idx, keep_cache=False, temperature: float = 1.0):
-    """log pi(idx[:, t+1] | idx[:, :t+1]) for every t: (B, T-1), and the entropy there.
+def action_logprobs(model, idx, keep_cache=False, temperature: float = 1.0, entropy: bool = True):
+    """log pi(idx[:, t+1] | idx[:, :t+1]) for every t: (B, T-1), and the entropy there
+    ((B, T-1); None with ``entropy=False``, for callers that do not use it: it costs a pass
+    over the (B, T-1, V) log-probabilities).
 
     ``temperature`` T scores the tokens under the model at that temperature (logits / T), the
     policy that GRPO optimises when it samples at T."""
     logits, _ = model.forward(idx)
     scaled = logits[:, :-1] if temperature == 1.0 else logits[:, :-1] / temperature
     logp, cache = L.token_logprobs_forward(scaled, idx[:, 1:])
-    entropy = entropy_of_logits(scaled)
+    entropy = entropy_from_logprobs(cache[0]) if entropy else None   # cache[0]: the log-softmax
     if not keep_cache:
         model.release()
     return logp, entropy, (cache, logits.shape, temperature)
@@ -241,7 +243,7 @@ class PPOTrainer:
         cfg = self.config
         mask = ro.action_mask
         old_logp, entropy, _ = action_logprobs(self.policy, ro.idx)
-        ref_logp, _, _ = action_logprobs(self.reference, ro.idx)
+        ref_logp, _, _ = action_logprobs(self.reference, ro.idx, entropy=False)
         values = self.value_model.forward(ro.idx)[:, :-1] * mask  # value of the state before each action
         self.value_model.release()
         scores = self.reward_model.score(ro.idx, ro.last)
@@ -270,7 +272,7 @@ class PPOTrainer:
                 idx = ro.idx[rows, :T]
                 mask = ro.action_mask[rows, : T - 1]
                 # policy
-                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True)
+                logp, _, lp_cache = action_logprobs(self.policy, idx, keep_cache=True, entropy=False)
                 loss, s, cache = policy_loss_forward(logp, scored["old_logp"][rows, : T - 1],
                                                      scored["advantages"][rows, : T - 1], mask, cfg.clip_range)
                 dlogp = policy_loss_backward(cache).astype(logp.dtype)

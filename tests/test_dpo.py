@@ -91,3 +91,31 @@ def test_train_dpo_raises_the_chosen_replies_implicit_reward():
     margin = ((sequence_logprobs(policy, c_idx, c_mask) - sequence_logprobs(reference, c_idx, c_mask))
               - (sequence_logprobs(policy, r_idx, r_mask) - sequence_logprobs(reference, r_idx, r_mask)))
     assert np.mean(margin > 0) > 0.8
+
+
+def test_train_dpo_with_precomputed_reference_logprobs_is_the_same_run():
+    """Passing the reference's log-probabilities (as stage_dpo does, once for every learning
+    rate) gives the very same weights as letting train_dpo compute them; arrays made for
+    other pairs are refused."""
+    import copy
+
+    from minigpt.assistant import BiasedLabeller
+    from minigpt.dpo import DPOConfig, reference_pair_logprobs, train_dpo
+    from minigpt.preferences import preference_groups
+    from tiny_models import tiny_assistant
+
+    examples, tokenizer, policy = tiny_assistant(3, families=("add", "upper"))
+    reference = copy.deepcopy(policy)
+    groups = preference_groups(policy, tokenizer, examples, BiasedLabeller(tau=0.01, flip_prob=0.0, seed=0),
+                               samples=1, max_new_tokens=6, seed=0)
+    config = DPOConfig(epochs=2, batch_size=6, learning_rate=3e-3)
+    a, b = copy.deepcopy(policy), copy.deepcopy(policy)
+    log_a = train_dpo(a, reference, tokenizer, groups, config)
+    ref = reference_pair_logprobs(reference, tokenizer, groups, a.config.block_size)
+    assert ref[0].shape == ref[1].shape == (3 * len(groups),)
+    log_b = train_dpo(b, reference, tokenizer, groups, config, reference_logprobs=ref)
+    assert [s["loss"] for s in log_a] == [s["loss"] for s in log_b]
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    with pytest.raises(ValueError, match="other groups"):
+        train_dpo(copy.deepcopy(policy), reference, tokenizer, groups, config,
+                  reference_logprobs=(ref[0][:-1], ref[1][:-1]))

@@ -135,3 +135,26 @@ def test_action_logprobs_backward_matches_finite_differences_at_a_temperature(te
     analytic = action_logprobs_backward(weights, cache)
     numeric = numerical_gradient(lambda: loss_of(logits), logits)
     assert relative_error(analytic, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_action_logprobs_entropy_is_that_of_the_scaled_softmax(temperature):
+    """The entropy at each position is -sum p log p of softmax(logits / T), computed in float64
+    by hand; with entropy=False it is skipped (None) and the log-probabilities are unchanged."""
+    from minigpt.ppo import action_logprobs
+    from tiny_models import tiny_model
+
+    model = tiny_model(3)
+    idx = np.random.default_rng(1).integers(0, 9, (3, 6))
+    logits, _ = model.forward(idx)
+    model.release()
+    z = logits[:, :-1].astype(np.float64) / temperature
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    by_hand = -(p * np.log(p)).sum(axis=-1)                         # (B, T-1)
+    logp, entropy, _ = action_logprobs(model, idx, temperature=temperature)
+    assert entropy.shape == logp.shape == (3, 5)
+    np.testing.assert_allclose(entropy, by_hand, rtol=1e-5, atol=1e-6)
+    logp_without, none, _ = action_logprobs(model, idx, temperature=temperature, entropy=False)
+    assert none is None
+    np.testing.assert_array_equal(logp_without, logp)
