@@ -257,12 +257,6 @@ class KVCache:
         self.length = end
         return self.keys[:, :, :end], self.values[:, :, :end]
 
-    def keep(self, rows):
-        """Keep only ``rows`` (a boolean mask or indices over the batch): generation drops
-        the rows that have finished."""
-        self.keys = self.keys[rows]
-        self.values = self.values[rows]
-
 
 def attention_forward(qkv, n_head, kv_cache=None):
     """Causal self-attention.

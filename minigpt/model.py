@@ -405,9 +405,7 @@ class GPT:
         seed: an int or a ``numpy.random.Generator`` (sampling is reproducible with it).
         stop_token: an id that ends a row (e.g. the chat format's end token).  A row that
         has produced it is filled with it from then on, and generation stops early once
-        every row has, so the result may be shorter than T + max_new_tokens.  Finished
-        rows leave the batch (once they are a quarter of it), so a batch of short and long
-        answers costs about what its answers' tokens cost, not the longest one's times B.
+        every row has, so the result may be shorter than T + max_new_tokens.
 
         With ``use_cache`` (the default) the keys and values of past positions are kept,
         so each new token costs one position's work instead of the whole context's.  Once
@@ -427,37 +425,27 @@ class GPT:
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         rng = as_generator(seed)
-        B = idx.shape[0]
-        out = np.empty((B, idx.shape[1] + max_new_tokens), dtype=np.int64)
+        out = np.empty((idx.shape[0], idx.shape[1] + max_new_tokens), dtype=np.int64)
         out[:, : idx.shape[1]] = idx
         n = idx.shape[1]
-        kv_cache = self._new_kv_cache(B) if use_cache else None
-        finished = np.zeros(B, dtype=bool)
-        rows = np.arange(B)  # the rows that go through the model (and the KV cache's rows, in order)
-        logits = np.zeros((B, cfg.vocab_size), dtype=self.dtype)
+        kv_cache = self._new_kv_cache(len(out)) if use_cache else None
+        finished = np.zeros(idx.shape[0], dtype=bool)
         for _ in range(max_new_tokens):
             first = max(0, n - cfg.block_size)  # the context: out[:, first:n], at most block_size tokens
             if not use_cache:
-                logits[rows] = self.logits_last(out[rows, first:n])
+                logits = self.logits_last(out[:, first:n])
             else:
                 if first > 0:  # the window slid and every position moved: recompute it all
                     for layer_cache in kv_cache:
                         layer_cache.length = 0
                 # only the context's tokens that are not cached yet go through the model
-                logits[rows] = self._forward_with_kv_cache(out[rows, first + kv_cache[0].length:n], kv_cache)
-            # every row draws, finished or not, so a row's tokens do not depend on when others stop
+                logits = self._forward_with_kv_cache(out[:, first + kv_cache[0].length:n], kv_cache)
             next_ids = sample_next(logits, rng, temperature=temperature, top_k=top_k, top_p=top_p)
             if stop_token is not None:
                 next_ids[finished] = stop_token
                 finished |= next_ids == stop_token
             out[:, n] = next_ids
             n += 1
-            if stop_token is not None:
-                if finished.all():
-                    break
-                running = ~finished[rows]
-                if running.sum() <= 0.75 * len(rows):   # drop finished rows once a quarter of the work is theirs
-                    rows = rows[running]
-                    for layer_cache in kv_cache or ():
-                        layer_cache.keep(running)
+            if stop_token is not None and finished.all():
+                break
         return out[:, :n]

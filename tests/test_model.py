@@ -249,36 +249,3 @@ def test_empty_input_and_fractional_config_are_refused():
             model.forward(empty)
     with pytest.raises(ValueError, match="GPT config block_size must be a positive integer"):
         GPTConfig.from_dict({"vocab_size": 11, "block_size": 12.5, "n_layer": 1, "n_head": 2, "d_model": 8})
-
-
-@pytest.mark.parametrize("use_cache", [True, False])
-def test_finished_rows_leave_the_batch_without_changing_the_others(use_cache):
-    """With a stop token, rows that have finished stop going through the model; every row
-    still draws its random number each step, so each row's tokens are those it gets when
-    generated with rows that never stop (no stop token), up to its stop."""
-    from minigpt import layers
-
-    model = random_model()
-    prompt = np.random.default_rng(3).integers(0, 50, (6, 4))
-    free = model.generate(prompt, 10, temperature=1.0, seed=7, use_cache=use_cache)
-    counts = np.bincount(free[:, 4:8].reshape(-1), minlength=50)
-    stop = int(counts.argmax())                  # a token that ends several rows early
-    kept = []
-    original_keep = layers.KVCache.keep
-
-    def counting_keep(cache, rows):
-        kept.append(int(np.sum(rows)))
-        original_keep(cache, rows)
-
-    layers.KVCache.keep = counting_keep
-    try:
-        out = model.generate(prompt, 10, temperature=1.0, seed=7, use_cache=use_cache, stop_token=stop)
-    finally:
-        layers.KVCache.keep = original_keep
-    assert not use_cache or kept, "no finished row left the batch"
-    for row, full in zip(out, free):
-        hits = np.flatnonzero(full[4:] == stop)
-        end = 4 + (hits[0] + 1 if len(hits) else 10)
-        np.testing.assert_array_equal(row[:end], full[:end])
-        assert np.all(row[end:] == stop)
-    assert (out[:, 4:] == stop).any(axis=1).sum() >= 1
