@@ -115,10 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the most likely tokens whose probabilities add up to p")
     s.add_argument("--num-samples", type=arg_type(check_int, minimum=1), default=1, help="samples to draw")
     s.add_argument("--seed", type=arg_type(check_int, minimum=0), default=0, help="seed of the sampling")
-    al = sub.add_parser("pipeline", help="Part II on the Python assistant: SFT, reward models, best-of-n, PPO, DPO, GRPO",
+    al = sub.add_parser("pipeline", help="Part II on the Python assistant: SFT, reward models, best-of-n, PPO, "
+                        "DPO, GRPO, rejection sampling",
                         description="From the base model (the shipped one, or --base CHECKPOINT): SFT -> "
                                     "preference data -> reward models -> best-of-n -> PPO -> DPO -> GRPO (verifier "
-                                    "and reward model) -> the test table. Writes OUT/report.json, "
+                                    "and reward model) -> rejection-sampling fine-tuning -> the test table. "
+                                    "Writes OUT/report.json, "
                                     "OUT/samples.json and OUT/checkpoints/*.npz as each stage finishes (with "
                                     "several seeds, in OUT/seed_<s>/). The shipped reference run is "
                                     "`python -m minigpt pipeline --out runs/reference` (two seeds, two cores).",
